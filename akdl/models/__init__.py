@@ -1,0 +1,1 @@
+"""Models ready to call from a main script."""

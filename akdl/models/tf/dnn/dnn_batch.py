@@ -1,0 +1,35 @@
+"""Alink's ``dnn_batch``: train the DNN on the spooled shard and write model rows.
+
+Runs in the TF process. ``user_params``: ``featureCols`` (JSON list), ``labelCol``,
+``batch_size``, ``num_epochs``. The chief writes the model as Alink model rows
+(``model_id long, model_info string``) through ``output_writer``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from akdl.distribute import strategy_from_tf_config
+from akdl.model_rows import saved_model_to_model_rows
+from akdl.models.tf.dnn.dnn_common import DnnParams, export_saved_model, make_dataset, train
+
+__all__ = ["main"]
+
+
+def main(task_config: Any) -> None:
+    """Train on ``task_config.dataset_file`` and write the model rows (chief only)."""
+    import tensorflow as tf
+
+    params = DnnParams.from_user_params(task_config.user_params)
+    strategy = strategy_from_tf_config()
+    records = tf.data.TFRecordDataset(task_config.dataset_file)
+    model = train(strategy, params, make_dataset(task_config, params, records))
+    if task_config.task_type != "chief":
+        return
+    export_dir = tempfile.mkdtemp(prefix="saved_model-", dir=task_config.work_dir)
+    export_saved_model(model, params.feature_cols, export_dir)
+    for model_id, info in saved_model_to_model_rows(export_dir, "dnn_model"):
+        task_config.output_writer.write_row({"model_id": model_id, "model_info": info})
+    print(f"wrote the model from {os.path.basename(export_dir)}", flush=True)

@@ -1,0 +1,1 @@
+"""The TF-process runner: runs inside the TF process started for each Flink subtask."""

@@ -1,0 +1,55 @@
+"""The ``output_writer`` of a task config (runs in the TF process).
+
+Every record is checked against the declared output schema when it is written, so a mismatch
+fails inside the user's code, at the offending ``write`` call, naming the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.channel_client import OutputStream
+from bridge.codec import ExampleDecoder, ExampleEncoder
+from bridge.schema import Schema
+
+__all__ = ["OutputWriter"]
+
+
+class OutputWriter:
+    """Writes rows back to Flink as ``tf.train.Example`` records of the output schema.
+
+    Lifetime: the user's ``main``; the runner closes it after ``main`` returns.
+    """
+
+    def __init__(self, stream: OutputStream, schema: Schema):
+        self.schema = schema
+        self._stream = stream
+        self._encoder = ExampleEncoder(schema)
+        self._decoder = ExampleDecoder(schema)
+        self._closed = False
+
+    def write(self, example: Any) -> None:
+        """Write one ``tf.train.Example`` (or its serialized bytes) as one Flink row."""
+        data = example if isinstance(example, bytes | bytearray) else example.SerializeToString()
+        self._decoder.decode(bytes(data))  # raises SchemaMismatchError naming the column
+        self._stream.write(bytes(data))
+
+    def write_row(self, row: Mapping[str, Any]) -> None:
+        """Write one row given as ``{column: value}``; absent columns become NULL."""
+        self._stream.write(self._encoder.encode_dict(row))
+
+    def flush(self) -> None:
+        """Send what was written so far to Flink now."""
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Flush; further writes fail. The runner reports the final status afterwards."""
+        if not self._closed:
+            self._stream.flush()
+            self._closed = True
+
+    @property
+    def count(self) -> int:
+        """Rows written so far."""
+        return self._stream.records_written

@@ -1,0 +1,784 @@
+"""Rows to serialized ``tf.train.Example`` records and back, compiled once per schema.
+
+Runs in both processes: the Flink side encodes input rows and decodes output records; the TF
+process may use the same classes. It never imports TensorFlow: the encoder writes protobuf wire
+format directly, and the decoder parses with the wire-compatible copy of ``tf.train.Example`` in
+`bridge.protos.tf_example_pb2`.
+
+The mapping follows the type table in API.md §4:
+
+======================================  ============================================
+Column type                             Example feature
+======================================  ============================================
+TINYINT, SMALLINT, INT, BIGINT          ``int64_list`` with one value
+BOOLEAN                                 ``int64_list`` with one value, 0 or 1
+FLOAT, DOUBLE, DECIMAL                  ``float_list`` with one value (float32)
+STRING                                  ``bytes_list`` with one value, UTF-8
+BYTES                                   ``bytes_list`` with one value
+DATE                                    ``int64_list``: days since 1970-01-01
+TIMESTAMP                               ``int64_list``: milliseconds since 1970-01-01
+                                        UTC; naive datetimes are taken as UTC
+ARRAY<T>                                the whole list, in T's kind
+NULL (``None``)                         the feature is absent
+======================================  ============================================
+
+Floating-point values travel as float32, so a DOUBLE 0.1 arrives in TensorFlow as
+``0.10000000149011612``; finite values beyond float32's range become infinities, as in a
+float32 cast.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import operator
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from bridge.errors import SchemaMismatchError
+from bridge.protos.tf_example_pb2 import Example
+from bridge.schema import FeatureKind, FieldType, Schema, TypeKind
+
+__all__ = ["ExampleDecoder", "ExampleEncoder"]
+
+# Protobuf tags of length-delimited fields 1, 2 and 3: (field_number << 3) | 2.
+_TAG1 = b"\x0a"
+_TAG2 = b"\x12"
+_TAG3 = b"\x1a"
+# Feature.kind oneof: bytes_list = 1, float_list = 2, int64_list = 3.
+_FEATURE_TAGS = {FeatureKind.BYTES: _TAG1, FeatureKind.FLOAT: _TAG2, FeatureKind.INT64: _TAG3}
+
+_INT_RANGES = {
+    TypeKind.TINYINT: (-(2**7), 2**7 - 1),
+    TypeKind.SMALLINT: (-(2**15), 2**15 - 1),
+    TypeKind.INT: (-(2**31), 2**31 - 1),
+    TypeKind.BIGINT: (-(2**63), 2**63 - 1),
+}
+_FLOAT_KINDS = frozenset({TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.DECIMAL})
+
+_EPOCH = _dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_MS_PER_DAY = 86_400_000
+
+_F32 = struct.Struct("<f")
+# Errors that a value of the wrong type or range raises inside struct, int() or float().
+_VALUE_ERRORS = (struct.error, TypeError, ValueError, OverflowError)
+
+
+class _Reject(Exception):
+    """Internal: a value does not fit its column; ``got`` says what came."""
+
+    def __init__(self, got: str):
+        super().__init__(got)
+        self.got = got
+
+
+def _describe_value(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+# --- wire format ----------------------------------------------------------------------------
+
+_ONE_BYTE_VARINTS = tuple(bytes((i,)) for i in range(128))
+
+
+def _varint(value: int) -> bytes:
+    """Base-128 varint; negative values as 10-byte two's complement, as protobuf int64 does."""
+    if value < 0:
+        return _negative_varint(value)
+    if value < 0x80:
+        return _ONE_BYTE_VARINTS[value]
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _negative_varint(value: int) -> bytes:
+    """The 10-byte varint of a negative int64, unrolled: negative values are common in dates."""
+    u = value + (1 << 64)
+    return bytes(
+        (
+            (u & 0x7F) | 0x80,
+            (u >> 7 & 0x7F) | 0x80,
+            (u >> 14 & 0x7F) | 0x80,
+            (u >> 21 & 0x7F) | 0x80,
+            (u >> 28 & 0x7F) | 0x80,
+            (u >> 35 & 0x7F) | 0x80,
+            (u >> 42 & 0x7F) | 0x80,
+            (u >> 49 & 0x7F) | 0x80,
+            (u >> 56 & 0x7F) | 0x80,
+            u >> 63,
+        )
+    )
+
+
+def _delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+def _feature(kind: FeatureKind, payload: bytes) -> bytes:
+    """A ``Feature`` message whose list holds ``payload``.
+
+    For int64 and float lists ``payload`` is the packed values; for bytes lists it is the
+    already delimited ``value`` fields. An empty payload still sets the oneof (empty list).
+    """
+    if kind is FeatureKind.BYTES:
+        inner = payload
+    else:
+        inner = _delimited(_TAG1, payload) if payload else b""
+    return _delimited(_FEATURE_TAGS[kind], inner)
+
+
+def _map_entry(key_field: bytes, feature: bytes) -> bytes:
+    """One ``Features.feature`` map entry: key (field 1) and value (field 2)."""
+    return _delimited(_TAG1, key_field + _delimited(_TAG2, feature))
+
+
+def _entry_prefix(key_field: bytes, kind: FeatureKind, payload_len: int) -> bytes:
+    """Every byte of a one-list int64 or float map entry before its packed payload.
+
+    The payload comes last in the entry, and every length before it depends only on
+    ``payload_len``, so this prefix is the same for all payloads of that length.
+    """
+    entry = _map_entry(key_field, _feature(kind, b"\x00" * payload_len))
+    return entry[: len(entry) - payload_len]
+
+
+def _prefix_table(key_field: bytes, kind: FeatureKind) -> Callable[[int], bytes]:
+    """`_entry_prefix` by payload length, memoized for the lengths seen (up to a bound)."""
+    cache: dict[int, bytes] = {}
+
+    def prefix(payload_len: int) -> bytes:
+        found = cache.get(payload_len)
+        if found is None:
+            found = _entry_prefix(key_field, kind, payload_len)
+            if len(cache) < 1024:
+                cache[payload_len] = found
+        return found
+
+    return prefix
+
+
+def _example(body: bytes) -> bytes:
+    """An ``Example`` whose ``features`` holds the concatenated map entries ``body``."""
+    return _TAG1 + _varint(len(body)) + body
+
+
+# --- value conversion (encoding) ------------------------------------------------------------
+
+
+def _int_converter(ftype: FieldType) -> Callable[[Any], int]:
+    if ftype.kind is TypeKind.BOOLEAN:
+        return _bool_to_int
+    if ftype.kind is TypeKind.DATE:
+        return _date_to_days
+    if ftype.kind is TypeKind.TIMESTAMP:
+        return _datetime_to_millis
+    low, high = _INT_RANGES[ftype.kind]
+    sql = ftype.kind.value
+
+    def convert(value: Any) -> int:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise _Reject(_describe_value(value)) from None
+        if not low <= number <= high:
+            raise _Reject(f"{_describe_value(value)} (out of range for {sql})")
+        return number
+
+    return convert
+
+
+def _bool_to_int(value: Any) -> int:
+    if value is True or value is False or isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, int | np.integer) and value in (0, 1):
+        return int(value)
+    raise _Reject(_describe_value(value))
+
+
+def _date_to_days(value: Any) -> int:
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value.toordinal() - _EPOCH_ORDINAL
+    raise _Reject(_describe_value(value))
+
+
+def _datetime_to_millis(value: Any) -> int:
+    if not isinstance(value, _dt.datetime):
+        raise _Reject(_describe_value(value))
+    if value.tzinfo is None:
+        delta = value - _EPOCH
+    elif value.utcoffset() is not None:
+        delta = value - _EPOCH_UTC
+    else:  # a tzinfo that gives no offset: naive after all
+        delta = value.replace(tzinfo=None) - _EPOCH
+    # timedelta keeps 0 <= seconds < 86400 and 0 <= microseconds < 10**6, so this floors.
+    return delta.days * _MS_PER_DAY + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def _str_to_bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise _Reject(_describe_value(value))
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Reject(f"{_describe_value(value)} (not encodable as UTF-8)") from None
+
+
+def _bytes_to_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise _Reject(_describe_value(value))
+
+
+def _pack_float32(value: Any) -> bytes:
+    """Four little-endian bytes; out-of-range finite values round to infinity like a cast."""
+    try:
+        return _F32.pack(value)
+    except OverflowError:
+        pass
+    except (struct.error, TypeError):
+        if not isinstance(value, int):
+            raise _Reject(_describe_value(value)) from None
+    try:
+        as_double = float(value)
+    except OverflowError:
+        raise _Reject(f"{_describe_value(value)} (too large for a float)") from None
+    return _F32.pack(math.copysign(math.inf, as_double))
+
+
+def _pack_float32_list(values: Any) -> bytes:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        with np.errstate(over="ignore"):
+            return values.astype("<f4").tobytes()
+    try:
+        return struct.pack(f"<{len(values)}f", *values)
+    except _VALUE_ERRORS:
+        return b"".join(map(_pack_float32, values))  # finds the culprit, or rounds overflow
+
+
+def _check_sequence(value: Any) -> Sequence[Any]:
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise _Reject(f"a {value.ndim}-dimensional numpy array (arrays must be flat)")
+        return value
+    if isinstance(value, str | bytes | bytearray | memoryview) or not isinstance(value, Sequence):
+        raise _Reject(_describe_value(value))
+    return value
+
+
+def _reject_none_elements(values: Sequence[Any]) -> None:
+    for i, element in enumerate(values):
+        if element is None:
+            raise _Reject(f"a list with None at index {i} (array elements cannot be NULL)")
+
+
+# --- column encoders ------------------------------------------------------------------------
+
+# A column encoder maps a non-None value to its complete map entry bytes. It raises _Reject or
+# one of _VALUE_ERRORS for a value that does not fit.
+_ColumnEncoder = Callable[[Any], bytes]
+
+
+def _scalar_float_encoder(key_field: bytes) -> _ColumnEncoder:
+    prefix = _entry_prefix(key_field, FeatureKind.FLOAT, 4)
+
+    def encode(value: Any) -> bytes:
+        return prefix + _pack_float32(value)
+
+    return encode
+
+
+def _scalar_int_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
+    convert = _int_converter(ftype)
+    # prefixes[n]: the entry without its n-byte varint; the entry layout depends only on n.
+    prefixes = [b""] + [_entry_prefix(key_field, FeatureKind.INT64, n) for n in range(1, 11)]
+    small = tuple(prefixes[1] + _ONE_BYTE_VARINTS[i] for i in range(128))
+
+    if ftype.kind is TypeKind.BOOLEAN:
+
+        def encode_bool(value: Any) -> bytes:
+            if value is True:
+                return small[1]
+            if value is False:
+                return small[0]
+            return small[_bool_to_int(value)]
+
+        return encode_bool
+
+    plain_int = ftype.kind in _INT_RANGES  # 0..127 fits every integer kind
+
+    def encode(value: Any) -> bytes:
+        if plain_int and type(value) is int and 0 <= value < 128:
+            return small[value]
+        encoded = _varint(convert(value))
+        return prefixes[len(encoded)] + encoded
+
+    return encode
+
+
+def _scalar_bytes_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
+    convert = _str_to_bytes if ftype.kind is TypeKind.STRING else _bytes_to_bytes
+
+    prefix = _prefix_table(key_field, FeatureKind.BYTES)
+
+    def encode(value: Any) -> bytes:
+        payload = _delimited(_TAG1, convert(value))
+        return prefix(len(payload)) + payload
+
+    return encode
+
+
+def _array_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
+    element = ftype.element
+    assert element is not None  # FieldType guarantees it for ARRAY
+    kind = element.feature_kind
+
+    if kind is FeatureKind.FLOAT:
+
+        def payload(values: Sequence[Any]) -> bytes:
+            return _pack_float32_list(values)
+
+    elif kind is FeatureKind.INT64:
+        convert_int = _int_converter(element)
+
+        def payload(values: Sequence[Any]) -> bytes:
+            if isinstance(values, np.ndarray):
+                values = values.tolist()
+            return b"".join([_varint(convert_int(v)) for v in values])
+
+    else:
+        convert_bytes = _str_to_bytes if element.kind is TypeKind.STRING else _bytes_to_bytes
+
+        def payload(values: Sequence[Any]) -> bytes:
+            if isinstance(values, np.ndarray):
+                values = values.tolist()
+            return b"".join([_delimited(_TAG1, convert_bytes(v)) for v in values])
+
+    prefix = _prefix_table(key_field, kind)
+
+    def encode(value: Any) -> bytes:
+        values = value if type(value) is list else _check_sequence(value)
+        try:
+            data = payload(values)
+        except (_Reject, *_VALUE_ERRORS):
+            _reject_none_elements(values)
+            raise
+        return prefix(len(data)) + data
+
+    return encode
+
+
+def _column_encoder(name: str, ftype: FieldType) -> _ColumnEncoder:
+    key_field = _delimited(_TAG1, name.encode("utf-8"))
+    if ftype.kind is TypeKind.ARRAY:
+        return _array_encoder(key_field, ftype)
+    kind = ftype.feature_kind
+    if kind is FeatureKind.FLOAT:
+        return _scalar_float_encoder(key_field)
+    if kind is FeatureKind.INT64:
+        return _scalar_int_encoder(key_field, ftype)
+    return _scalar_bytes_encoder(key_field, ftype)
+
+
+class _FloatBlock:
+    """Packs the float scalar columns' map entries with one ``struct`` call.
+
+    The entries' constant bytes (keys, tags, lengths) are fixed per schema; only the four
+    bytes of each float vary. ``struct`` pad bytes (``x``) write zeros, even with
+    ``pack_into`` over a prepared buffer, so the floats are packed between zero pads and the
+    constants are OR-ed in from a template, as integers: each byte is zero in exactly one of
+    the two.
+    """
+
+    def __init__(self, key_fields: Sequence[bytes], with_header: bool):
+        prefixes = [_entry_prefix(k, FeatureKind.FLOAT, 4) for k in key_fields]
+        if with_header:
+            body_len = sum(len(p) + 4 for p in prefixes)
+            prefixes[0] = _TAG1 + _varint(body_len) + prefixes[0]
+        self._struct = struct.Struct("<" + "".join(f"{len(p)}xf" for p in prefixes))
+        template = b"".join(p + b"\x00\x00\x00\x00" for p in prefixes)
+        self._template = int.from_bytes(template, "little")
+        self._size = len(template)
+
+    def pack(self, values: Iterable[Any]) -> bytes:
+        """The packed entries; raises struct.error or OverflowError for odd values."""
+        floats = int.from_bytes(self._struct.pack(*values), "little")
+        return (floats | self._template).to_bytes(self._size, "little")
+
+
+# --- encoder --------------------------------------------------------------------------------
+
+
+class ExampleEncoder:
+    """Encodes rows of one schema into serialized ``tf.train.Example`` records.
+
+    Compiled once per schema: each column's key and tag bytes are prepared up front, and rows
+    whose float columns (FLOAT, DOUBLE, DECIMAL) all hold numbers pack those columns with a
+    single ``struct`` call. Features appear in a fixed order: the float scalar columns first,
+    then the others, each group in schema order.
+
+    Values are accepted as follows; anything else raises `SchemaMismatchError`:
+
+    - integer types: ``int`` and numpy integers, within the type's range (``bool`` too);
+    - BOOLEAN: ``bool``, ``numpy.bool_``, or the integers 0 and 1;
+    - FLOAT, DOUBLE, DECIMAL: any real number (``float``, ``int``, ``Decimal``, numpy);
+    - STRING: ``str``; BYTES: ``bytes``, ``bytearray`` or ``memoryview``;
+    - DATE: ``datetime.date`` (not a ``datetime``); TIMESTAMP: ``datetime.datetime``;
+    - ARRAY: a list, tuple or one-dimensional numpy array of non-None elements;
+    - ``None`` in any column: the feature is left out.
+
+    Args:
+        schema: the columns of the rows to encode.
+    """
+
+    def __init__(self, schema: Schema):
+        self._schema = schema
+        self._names = schema.names
+        self._name_set = frozenset(self._names)
+        self._width = len(schema)
+        encoders = [_column_encoder(f.name, f.type) for f in schema]
+        block = [
+            i
+            for i, f in enumerate(schema)
+            if f.type.kind in _FLOAT_KINDS  # scalar floats have a fixed-size entry
+        ]
+        rest = [i for i in range(self._width) if i not in block]
+        # Wire order: the float block, then the rest; the careful path keeps this order too.
+        self._all_columns = [(i, encoders[i]) for i in block + rest]
+        self._rest_columns = [(i, encoders[i]) for i in rest]
+        key_fields = [_delimited(_TAG1, schema.fields[i].name.encode("utf-8")) for i in block]
+        self._all_floats = bool(block) and not rest
+        self._block: _FloatBlock | None = None
+        self._block_values: Callable[[Any], Any] | None = None
+        if self._all_floats:
+            self._block = _FloatBlock(key_fields, with_header=True)
+        elif len(block) >= 2:
+            self._block = _FloatBlock(key_fields, with_header=False)
+            self._block_values = operator.itemgetter(*block)
+
+    @property
+    def schema(self) -> Schema:
+        """The schema this encoder was compiled for."""
+        return self._schema
+
+    def encode(self, row: Sequence[Any]) -> bytes:
+        """Encodes one row.
+
+        Args:
+            row: the values in schema order; ``None`` leaves a feature out.
+
+        Returns:
+            A serialized ``tf.train.Example``.
+
+        Raises:
+            SchemaMismatchError: the row has the wrong length, or a value does not fit its
+                column; the message names the column, its declared type and the value.
+        """
+        if self._all_floats:
+            try:
+                return self._block.pack(row)  # type: ignore[union-attr]
+            except _VALUE_ERRORS:
+                pass  # a None, a non-number, an overflow or a bad length: take the careful path
+        return self._encode_row(row)
+
+    def encode_dict(self, values: Mapping[str, Any]) -> bytes:
+        """Encodes one row given as a mapping from column name to value.
+
+        Args:
+            values: column values by name; a missing name or ``None`` leaves a feature out.
+
+        Returns:
+            A serialized ``tf.train.Example``.
+
+        Raises:
+            SchemaMismatchError: a key is not a column of the schema (the message lists the
+                columns), or a value does not fit its column.
+        """
+        if not self._name_set.issuperset(values):
+            unknown = next(k for k in values if k not in self._name_set)
+            raise SchemaMismatchError(
+                str(unknown),
+                f"<not in schema: {', '.join(self._names)}>",
+                _describe_value(values[unknown]),
+            )
+        return self.encode([values.get(name) for name in self._names])
+
+    def encode_many(self, rows: Iterable[Sequence[Any]]) -> list[bytes]:
+        """Encodes rows one by one, see `encode`.
+
+        Args:
+            rows: rows with values in schema order.
+
+        Returns:
+            One serialized ``tf.train.Example`` per row.
+        """
+        encode = self.encode
+        return [encode(row) for row in rows]
+
+    def _encode_row(self, row: Sequence[Any]) -> bytes:
+        if len(row) != self._width:
+            raise SchemaMismatchError(
+                "<row>",
+                f"{self._width} columns ({', '.join(self._names)})",
+                f"a row of {len(row)} values",
+            )
+        parts = []
+        columns = self._all_columns
+        if self._block_values is not None:
+            try:
+                parts.append(self._block.pack(self._block_values(row)))  # type: ignore[union-attr]
+                columns = self._rest_columns
+            except _VALUE_ERRORS:
+                pass  # some float column holds None or an odd value: encode column by column
+        for i, encode in columns:
+            value = row[i]
+            if value is None:
+                continue
+            try:
+                parts.append(encode(value))
+            except _Reject as e:
+                raise self._mismatch(i, e.got) from None
+            except _VALUE_ERRORS as e:
+                raise self._mismatch(i, _describe_value(value)) from e
+        return _example(b"".join(parts))
+
+    def _mismatch(self, index: int, got: str) -> SchemaMismatchError:
+        f = self._schema.fields[index]
+        return SchemaMismatchError(f.name, f.type.sql(), got, context="encoding a row")
+
+
+# --- decoder --------------------------------------------------------------------------------
+
+_DECIMAL_CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP)
+
+# A column reader maps a Feature message to the column value; it raises _Reject.
+_ColumnReader = Callable[[Any], Any]
+
+
+def _count(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def _describe_feature(feature: Any) -> str:
+    kind = feature.WhichOneof("kind")
+    if kind is None:
+        return "a feature with no list set"
+    return f"{kind} with {_count(len(getattr(feature, kind).value))}"
+
+
+def _value_reader(ftype: FieldType) -> Callable[[Any], Any] | None:
+    """Converts one list element to the column's Python value; ``None`` means as-is."""
+    kind = ftype.kind
+    if kind in (TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.BYTES):
+        return None
+    if kind is TypeKind.BIGINT:
+        return None  # int64 values always fit
+    if kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+
+        def read_int(value: int) -> int:
+            if not low <= value <= high:
+                raise _Reject(f"int64_list value {value} (out of range for {kind.value})")
+            return value
+
+        return read_int
+    if kind is TypeKind.BOOLEAN:
+        return _read_bool
+    if kind is TypeKind.STRING:
+        return _read_string
+    if kind is TypeKind.DATE:
+        return _read_date
+    if kind is TypeKind.TIMESTAMP:
+        return _read_timestamp
+    if kind is TypeKind.DECIMAL:
+        return _decimal_reader(ftype)
+    raise AssertionError(f"no reader for {kind}")  # pragma: no cover - every kind is handled
+
+
+def _read_bool(value: int) -> bool:
+    if value == 1:
+        return True
+    if value == 0:
+        return False
+    raise _Reject(f"int64_list value {value} (BOOLEAN needs 0 or 1)")
+
+
+def _read_string(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = value if len(value) <= 40 else value[:40] + b"..."
+        raise _Reject(f"bytes_list value {shown!r} (not valid UTF-8)") from None
+
+
+def _read_date(days: int) -> _dt.date:
+    try:
+        return _dt.date.fromordinal(days + _EPOCH_ORDINAL)
+    except (ValueError, OverflowError):
+        raise _Reject(f"int64_list value {days} (not a day number a date can hold)") from None
+
+
+def _read_timestamp(millis: int) -> _dt.datetime:
+    try:
+        return _EPOCH + _dt.timedelta(milliseconds=millis)
+    except OverflowError:
+        raise _Reject(
+            f"int64_list value {millis} (not a millisecond time a datetime can hold)"
+        ) from None
+
+
+def _decimal_reader(ftype: FieldType) -> Callable[[float], decimal.Decimal]:
+    assert ftype.precision is not None and ftype.scale is not None
+    quantum = decimal.Decimal(1).scaleb(-ftype.scale)
+    limit = decimal.Decimal(10) ** (ftype.precision - ftype.scale)
+    sql = ftype.sql()
+
+    def read_decimal(value: float) -> decimal.Decimal:
+        if not math.isfinite(value):
+            raise _Reject(f"float_list value {value!r} (not finite)")
+        result = _DECIMAL_CONTEXT.quantize(decimal.Decimal(value), quantum)
+        if abs(result) >= limit:
+            raise _Reject(f"float_list value {value!r} (does not fit {sql})")
+        return result
+
+    return read_decimal
+
+
+def _column_reader(ftype: FieldType) -> _ColumnReader:
+    is_array = ftype.kind is TypeKind.ARRAY
+    element = ftype.element if is_array else ftype
+    assert element is not None
+    list_field = operator.attrgetter(ftype.feature_kind.value)  # e.g. feature.int64_list
+    expected = ftype.feature_kind.value
+    convert = _value_reader(element)
+
+    def check_kind(feature: Any) -> bool:
+        """Whether the feature holds the expected list; False when it holds none at all."""
+        kind = feature.WhichOneof("kind")
+        if kind is not None and kind != expected:
+            raise _Reject(_describe_feature(feature))
+        return kind is not None
+
+    def read_scalar(feature: Any) -> Any:
+        # An unset list reads as empty, so one value proves the kind without WhichOneof.
+        values = list_field(feature).value
+        if len(values) != 1:
+            if not check_kind(feature):
+                return None  # a feature with no list set counts as missing
+            raise _Reject(_describe_feature(feature))
+        return values[0] if convert is None else convert(values[0])
+
+    def read_array(feature: Any) -> Any:
+        if not check_kind(feature):
+            return None
+        values = list_field(feature).value
+        return list(values) if convert is None else [convert(v) for v in values]
+
+    return read_array if is_array else read_scalar
+
+
+class ExampleDecoder:
+    """Decodes serialized ``tf.train.Example`` records into rows of a declared schema.
+
+    Each column reads the feature with its own name: scalars take the single value, ARRAY
+    columns the whole list, and a missing feature gives ``None``. FLOAT and DOUBLE give
+    ``float``, DECIMAL a ``decimal.Decimal`` rounded half-up to the declared scale, DATE a
+    ``datetime.date``, TIMESTAMP a naive UTC ``datetime.datetime``.
+
+    Nothing is dropped silently: a feature of the wrong kind, a scalar feature without
+    exactly one value, a value out of the column's range, and a feature that is not a
+    declared column all raise `SchemaMismatchError`.
+
+    Args:
+        schema: the declared output columns.
+    """
+
+    def __init__(self, schema: Schema):
+        self._schema = schema
+        self._names = schema.names
+        self._width = len(schema)
+        self._readers = {f.name: (i, _column_reader(f.type)) for i, f in enumerate(schema)}
+
+    @property
+    def schema(self) -> Schema:
+        """The schema this decoder was compiled for."""
+        return self._schema
+
+    def decode(self, data: bytes) -> list[Any]:
+        """Decodes one record.
+
+        Args:
+            data: a serialized ``tf.train.Example``.
+
+        Returns:
+            The column values in schema order.
+
+        Raises:
+            SchemaMismatchError: the record does not parse, or does not fit the schema; the
+                message names the column, its declared type and what came.
+        """
+        try:
+            features = Example.FromString(data).features.feature
+        except DecodeError as e:
+            raise SchemaMismatchError(
+                "<record>",
+                "a serialized tf.train.Example",
+                f"{len(data)} bytes that do not parse ({e})",
+            ) from None
+        row: list[Any] = [None] * self._width
+        readers = self._readers
+        for name in features:  # with upb, keys then lookups beat items()
+            slot = readers.get(name)
+            if slot is None:
+                self._raise_undeclared(features)
+            index, read = slot
+            try:
+                row[index] = read(features[name])
+            except _Reject as e:
+                raise self._mismatch(name, e.got) from None
+        return row
+
+    def decode_many(self, records: Iterable[bytes]) -> list[list[Any]]:
+        """Decodes records one by one, see `decode`.
+
+        Args:
+            records: serialized ``tf.train.Example`` records.
+
+        Returns:
+            One row per record.
+        """
+        decode = self.decode
+        return [decode(record) for record in records]
+
+    def _mismatch(self, name: str, got: str) -> SchemaMismatchError:
+        declared = self._schema.fields[self._schema.index_of(name)].type.sql()
+        return SchemaMismatchError(name, declared, got, context="decoding an output record")
+
+    def _raise_undeclared(self, features: Any) -> NoReturn:
+        undeclared = sorted(k for k in features if k not in self._schema)
+        context = "decoding an output record; undeclared features are never dropped silently"
+        if len(undeclared) > 1:
+            context += f"; all undeclared: {', '.join(undeclared)}"
+        raise SchemaMismatchError(
+            undeclared[0],
+            f"<not in output schema: {', '.join(self._names)}>",
+            _describe_feature(features[undeclared[0]]),
+            context=context,
+        )

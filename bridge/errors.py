@@ -1,0 +1,114 @@
+"""Typed errors shared by the Flink side and the TF process.
+
+Every error says which task, column or wait it is about, so a failed Flink job names the culprit.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AkdlError",
+    "ChannelClosedError",
+    "DeadlineExceeded",
+    "ParamError",
+    "SchemaError",
+    "SchemaMismatchError",
+    "TaskFailedError",
+    "TaskProcessExitedError",
+    "UserScriptError",
+]
+
+
+class AkdlError(Exception):
+    """Base class of every error raised by akdl."""
+
+
+class ParamError(AkdlError, ValueError):
+    """An operator parameter is unknown, ill-typed, missing or out of range."""
+
+    def __init__(self, operator: str, param: str, problem: str):
+        self.operator = operator
+        self.param = param
+        self.problem = problem
+        super().__init__(f"{operator}: parameter '{param}' {problem}")
+
+
+class SchemaError(AkdlError, ValueError):
+    """A schema string cannot be parsed; the message quotes the offending part."""
+
+    def __init__(self, schema: str, part: str, problem: str):
+        self.schema = schema
+        self.part = part
+        self.problem = problem
+        super().__init__(f"bad schema string {schema!r}: {problem}: {part!r}")
+
+
+class SchemaMismatchError(AkdlError, ValueError):
+    """A value or Example feature does not fit the declared column type."""
+
+    def __init__(self, column: str, declared: str, got: str, context: str = ""):
+        self.column = column
+        self.declared = declared
+        self.got = got
+        where = f" ({context})" if context else ""
+        super().__init__(f"column '{column}' declared {declared}, got {got}{where}")
+
+
+class DeadlineExceeded(AkdlError, TimeoutError):
+    """A wait ran out of time. Says what was awaited and which setting raises the limit."""
+
+    def __init__(self, waited_for: str, timeout_s: float, missing: str = "", setting: str = ""):
+        self.waited_for = waited_for
+        self.timeout_s = timeout_s
+        self.missing = missing
+        self.setting = setting
+        text = f"timed out after {timeout_s:g}s waiting for {waited_for}"
+        if missing:
+            text += f"; still missing: {missing}"
+        if setting:
+            text += f"; raise the limit with {setting}"
+        super().__init__(text)
+
+
+class ChannelClosedError(AkdlError, ConnectionError):
+    """The peer of a data channel went away before the exchange was complete."""
+
+
+class TaskFailedError(AkdlError, RuntimeError):
+    """The user's code in a TF process raised; carries the remote traceback."""
+
+    def __init__(
+        self,
+        task: str,
+        exception_type: str,
+        message: str,
+        traceback: str,
+        operator: str = "",
+    ):
+        self.task = task
+        self.exception_type = exception_type
+        self.remote_message = message
+        self.remote_traceback = traceback
+        self.operator = operator
+        op = f"{operator} " if operator else ""
+        super().__init__(
+            f"{op}TF process {task} failed with {exception_type}: {message}\n"
+            f"--- traceback from {task} ---\n{traceback.rstrip()}"
+        )
+
+
+class TaskProcessExitedError(AkdlError, RuntimeError):
+    """A TF process exited (or was killed) without reporting success or an error."""
+
+    def __init__(self, task: str, returncode: int | None, last_lines: str = "", operator: str = ""):
+        self.task = task
+        self.returncode = returncode
+        self.last_lines = last_lines
+        op = f"{operator} " if operator else ""
+        text = f"{op}TF process {task} exited with code {returncode} without reporting a result"
+        if last_lines:
+            text += f"; its last output lines:\n{last_lines}"
+        super().__init__(text)
+
+
+class UserScriptError(AkdlError, ValueError):
+    """The user's main script is missing, has no usable `main`, or cannot be imported."""

@@ -1,0 +1,1 @@
+"""Protocol definitions (.proto) and their generated code; regenerate with scripts/gen_protos.sh."""

@@ -1,0 +1,98 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    WORKER: _ClassVar[Role]
+    PS: _ClassVar[Role]
+ROLE_UNSPECIFIED: Role
+WORKER: Role
+PS: Role
+
+class TaskId(_message.Message):
+    __slots__ = ("role", "index")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    role: Role
+    index: int
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., index: _Optional[int] = ...) -> None: ...
+
+class RecordBatch(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, records: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RecordChunk(_message.Message):
+    __slots__ = ("data", "last")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    last: bool
+    def __init__(self, data: _Optional[bytes] = ..., last: bool = ...) -> None: ...
+
+class EndOfInput(_message.Message):
+    __slots__ = ("record_count",)
+    RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    record_count: int
+    def __init__(self, record_count: _Optional[int] = ...) -> None: ...
+
+class InputMessage(_message.Message):
+    __slots__ = ("batch", "chunk", "end")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    batch: RecordBatch
+    chunk: RecordChunk
+    end: EndOfInput
+    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., end: _Optional[_Union[EndOfInput, _Mapping]] = ...) -> None: ...
+
+class TaskError(_message.Message):
+    __slots__ = ("task", "exception_type", "message", "traceback")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    EXCEPTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TRACEBACK_FIELD_NUMBER: _ClassVar[int]
+    task: TaskId
+    exception_type: str
+    message: str
+    traceback: str
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., exception_type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ...) -> None: ...
+
+class TaskSuccess(_message.Message):
+    __slots__ = ("records_read", "records_written")
+    RECORDS_READ_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    records_read: int
+    records_written: int
+    def __init__(self, records_read: _Optional[int] = ..., records_written: _Optional[int] = ...) -> None: ...
+
+class OutputMessage(_message.Message):
+    __slots__ = ("batch", "chunk", "success", "error")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    batch: RecordBatch
+    chunk: RecordChunk
+    success: TaskSuccess
+    error: TaskError
+    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., success: _Optional[_Union[TaskSuccess, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+
+class PullRequest(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: TaskId
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ...) -> None: ...
+
+class PushAck(_message.Message):
+    __slots__ = ("records_received",)
+    RECORDS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    records_received: int
+    def __init__(self, records_received: _Optional[int] = ...) -> None: ...

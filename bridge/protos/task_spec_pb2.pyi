@@ -1,0 +1,64 @@
+from bridge.protos import channel_pb2 as _channel_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_MODE_UNSPECIFIED: _ClassVar[TaskMode]
+    BATCH: _ClassVar[TaskMode]
+    STREAM: _ClassVar[TaskMode]
+    TRAIN: _ClassVar[TaskMode]
+    PREDICT: _ClassVar[TaskMode]
+TASK_MODE_UNSPECIFIED: TaskMode
+BATCH: TaskMode
+STREAM: TaskMode
+TRAIN: TaskMode
+PREDICT: TaskMode
+
+class TaskSpec(_message.Message):
+    __slots__ = ("task", "mode", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties")
+    class PropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORK_DIR_FIELD_NUMBER: _ClassVar[int]
+    MAIN_SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    USER_PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    NUM_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    NUM_PS_FIELD_NUMBER: _ClassVar[int]
+    COORDINATOR_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    INTRA_OP_PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    RPC_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    task: _channel_pb2.TaskId
+    mode: TaskMode
+    channel_address: str
+    token: str
+    work_dir: str
+    main_script: str
+    user_params_json: str
+    input_schema: str
+    output_schema: str
+    num_workers: int
+    num_ps: int
+    coordinator_address: str
+    intra_op_parallelism: int
+    rpc_timeout_s: float
+    operator_name: str
+    properties: _containers.ScalarMap[str, str]
+    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., mode: _Optional[_Union[TaskMode, str]] = ..., channel_address: _Optional[str] = ..., token: _Optional[str] = ..., work_dir: _Optional[str] = ..., main_script: _Optional[str] = ..., user_params_json: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., num_workers: _Optional[int] = ..., num_ps: _Optional[int] = ..., coordinator_address: _Optional[str] = ..., intra_op_parallelism: _Optional[int] = ..., rpc_timeout_s: _Optional[float] = ..., operator_name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ...) -> None: ...

@@ -1,0 +1,104 @@
+"""Wiring a TF stage into the Flink job graph (runs in the driver).
+
+The stage is: input table -> SQL that assigns each row one of the worker subtasks' keys and
+adds one control row per subtask -> JVM-side keyBy (no Python hop) -> the keyed
+:class:`TFTaskFunction` at parallelism ``num_workers + num_ps`` -> output table.
+
+Keys are computed with Flink's own key-group assignment, so key ``keys[i]`` really lands on
+subtask ``i``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pyflink.common import Types
+from pyflink.datastream.data_stream import KeyedStream
+from pyflink.java_gateway import get_gateway
+from pyflink.table import StreamTableEnvironment, Table
+
+from bridge.schema import FieldType, Schema, TypeKind, parse_schema
+from operators._task_plan import TaskPlan
+from operators._tf_function import TFTaskFunction
+from operators.types import row_type_info, table_schema, to_type_info
+
+__all__ = ["MAX_PARALLELISM", "build_tf_stage", "subtask_keys"]
+
+# Fixed so that the key -> subtask mapping computed here holds at run time.
+MAX_PARALLELISM = 128
+_KEY_COLUMN = "__akdl_key"
+_VALUE_COLUMN = "__akdl_value"
+
+
+def subtask_keys(parallelism: int, max_parallelism: int = MAX_PARALLELISM) -> list[int]:
+    """Smallest int keys such that ``keys[i]`` is routed to subtask ``i``.
+
+    The key object is the one-field Java ``Row`` that the JVM keyBy extracts.
+    """
+    jvm = get_gateway().jvm
+    assign = jvm.org.apache.flink.runtime.state.KeyGroupRangeAssignment.assignKeyToParallelOperator
+    found: dict[int, int] = {}
+    candidate = 0
+    while len(found) < parallelism:
+        key_row = jvm.org.apache.flink.types.Row(1)
+        key_row.setField(0, candidate)
+        found.setdefault(assign(key_row, max_parallelism, parallelism), candidate)
+        candidate += 1
+    return [found[i] for i in range(parallelism)]
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _stream_type(ft: FieldType) -> FieldType:
+    """The SQL type a column is cast to so it matches its DataStream type information."""
+    if ft.kind is TypeKind.DECIMAL:
+        # PyFlink's DataStream coders reject the planner's DECIMAL type; it is fed as float32.
+        return FieldType(TypeKind.DOUBLE)
+    if ft.kind is TypeKind.TIMESTAMP:
+        return FieldType(TypeKind.TIMESTAMP, precision=3, local_time_zone=ft.local_time_zone)
+    return ft
+
+
+def _keyed_query(view: str, schema: Schema, keys: list[int], num_workers: int) -> str:
+    casts = [f"CAST({_quote(f.name)} AS {_stream_type(f.type).sql()})" for f in schema.fields]
+    nulls = [f"CAST(NULL AS {_stream_type(f.type).sql()})" for f in schema.fields]
+    worker_keys = "ARRAY[" + ", ".join(str(k) for k in keys[:num_workers]) + "]"
+    # An array index evaluates RAND_INTEGER once per row (a CASE would re-evaluate it).
+    data = (
+        f"SELECT {worker_keys}[RAND_INTEGER({num_workers}) + 1] AS {_KEY_COLUMN}, "
+        f"ROW(FALSE{''.join(', ' + c for c in casts)}) AS {_VALUE_COLUMN} FROM {view}"
+    )
+    control_keys = ", ".join(f"({k})" for k in keys)
+    control = (
+        f"SELECT k AS {_KEY_COLUMN}, ROW(TRUE{''.join(', ' + n for n in nulls)}) "
+        f"AS {_VALUE_COLUMN} FROM (VALUES {control_keys}) AS control_rows(k)"
+    )
+    return f"{data} UNION ALL {control}"
+
+
+def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) -> Table:
+    """Append the TF stage described by ``plan`` to ``table``; returns the output table."""
+    input_schema = parse_schema(plan.input_schema)
+    keys = subtask_keys(plan.parallelism)
+    view = f"akdl_tf_input_{uuid.uuid4().hex}"
+    t_env.create_temporary_view(view, table)
+    keyed_table = t_env.sql_query(_keyed_query(view, input_schema, keys, plan.num_workers))
+    value_type = Types.ROW(
+        [Types.BOOLEAN()] + [to_type_info(_stream_type(t)) for t in input_schema.types]
+    )
+    stream = t_env.to_append_stream(keyed_table, Types.ROW([Types.INT(), value_type]))
+    gateway = get_gateway()
+    j_keyed = stream._j_data_stream.keyBy(
+        gateway.jvm.KeyByKeySelector(), Types.ROW([Types.INT()]).get_java_type_info()
+    )
+    keyed = KeyedStream(j_keyed, value_type, stream)
+    output_schema = parse_schema(plan.output_schema)
+    output = (
+        keyed.process(TFTaskFunction(plan), output_type=row_type_info(output_schema))
+        .name(plan.operator_name)
+        .set_parallelism(plan.parallelism)
+        .set_max_parallelism(MAX_PARALLELISM)
+    )
+    return t_env.from_data_stream(output, table_schema(output_schema))

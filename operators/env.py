@@ -1,0 +1,277 @@
+"""The Flink environments operators run in: the default local one, or one handed in.
+
+Runs in the Flink driver (the user's PyFlink program).
+
+Batch operators use a ``StreamTableEnvironment`` over a ``StreamExecutionEnvironment`` in
+``RuntimeExecutionMode.BATCH``; stream operators use a separate pair in ``STREAMING`` mode,
+created on first use. Both share the parallelism given to `use_local_env`. Without any call,
+the first operator that needs an environment gets a local one of parallelism 1, so Alink
+programs that never call ``useLocalEnv`` run as written.
+
+Each ``execute`` / ``collect`` / ``print`` of a local environment starts an embedded Flink
+mini-cluster for that one job (a few seconds).
+
+**Python worker execution mode.** PyFlink reads the environment variable
+``_python_worker_execution_mode`` when an environment is *created*:
+
+* unset or ``"loopback"`` (the local default): Python functions run as threads of the
+  driver process, served by a loopback gRPC worker pool;
+* ``"process"``: one Python worker process per slot, spawned by the TaskManager with the
+  interpreter in ``python.executable`` (Flink's default is ``python`` from ``PATH``). This is
+  what a real cluster does, and measured faster for Python-heavy jobs (about 77k against
+  44k rows/s for a bare map at parallelism 2 on this project's machine).
+
+`use_local_env` keeps the loopback default; ``config={"python_worker_mode": "process"}``
+selects process mode and, unless the config sets ``python.executable``, points it at the
+driver's own interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflink.common import Configuration
+from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+from pyflink.table import EnvironmentSettings, StreamTableEnvironment
+
+from bridge.errors import ParamError
+
+__all__ = [
+    "get_batch_env",
+    "get_batch_table_env",
+    "get_env",
+    "get_parallelism",
+    "get_stream_env",
+    "get_stream_table_env",
+    "is_print_process_info",
+    "useLocalEnv",
+    "use_local_env",
+    "use_table_env",
+]
+
+DEBUG_MODE_KEY = "debug_mode"
+WORKER_MODE_KEY = "python_worker_mode"
+_WORKER_MODE_ENV_VAR = "_python_worker_execution_mode"
+_WORKER_MODES = ("loopback", "process")
+
+
+@dataclass
+class _EnvPair:
+    env: StreamExecutionEnvironment
+    t_env: StreamTableEnvironment
+
+
+@dataclass
+class _EnvSettings:
+    """What `use_local_env` was told; the environments are built from it on demand."""
+
+    parallelism: int = 1
+    flink_config: dict[str, str] = field(default_factory=dict)
+    print_process_info: bool = False
+    worker_mode: str | None = None
+    batch: _EnvPair | None = None
+    stream: _EnvPair | None = None
+
+
+# The process-wide default environment, as in Alink's ``useLocalEnv``.
+_current = _EnvSettings()
+
+
+def use_local_env(parallelism: int, config: Mapping[str, Any] | None = None) -> None:
+    """Makes a new embedded local (mini-cluster) environment the default for all operators.
+
+    Operators created before this call but not yet materialized also use it; tables already
+    built stay in their old environment.
+
+    Args:
+        parallelism: the default parallelism of both the batch and the stream environment.
+        config: optional settings. ``"debug_mode": True`` turns on print-process-info (see
+            `is_print_process_info`); ``"python_worker_mode": "loopback" | "process"``
+            chooses how Python functions run (see the module docstring); every other key is
+            set verbatim as a Flink configuration option, e.g.
+            ``{"python.fn-execution.bundle.time": "100"}`` (values are turned into strings,
+            booleans as ``true``/``false``).
+
+    Raises:
+        ParamError: the parallelism is not a positive int, or a config value is unusable.
+    """
+    global _current
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+        raise ParamError(
+            "use_local_env", "parallelism", f"must be an int >= 1, got {parallelism!r}"
+        )
+    settings = _EnvSettings(parallelism=parallelism)
+    for key, value in dict(config or {}).items():
+        if key == DEBUG_MODE_KEY:
+            settings.print_process_info = bool(value)
+        elif key == WORKER_MODE_KEY:
+            if value not in _WORKER_MODES:
+                raise ParamError(
+                    "use_local_env", key, f"must be one of {_WORKER_MODES}, got {value!r}"
+                )
+            settings.worker_mode = value
+        else:
+            settings.flink_config[str(key)] = _config_string(value)
+    if settings.worker_mode == "process":
+        settings.flink_config.setdefault("python.executable", sys.executable)
+    settings.batch = _create_local(settings, stream=False)
+    _current = settings
+
+
+useLocalEnv = use_local_env  # Alink's spelling
+
+
+def use_table_env(
+    t_env: StreamTableEnvironment, *, stream: bool = False, parallelism: int | None = None
+) -> None:
+    """Hands in an existing ``StreamTableEnvironment`` for batch (default) or stream operators.
+
+    The other kind of environment is left as it is. Print-process-info and the worker mode are
+    kept from the current settings.
+
+    Args:
+        t_env: the table environment. For batch operators it should be in batch mode.
+        stream: use it for stream operators instead of batch ones.
+        parallelism: the parallelism operators should assume; default: the environment's own
+            (its ``StreamExecutionEnvironment.get_parallelism()``).
+
+    Raises:
+        ParamError: ``t_env`` is not a ``StreamTableEnvironment``.
+    """
+    if not isinstance(t_env, StreamTableEnvironment):
+        raise ParamError(
+            "use_table_env",
+            "t_env",
+            f"must be a StreamTableEnvironment, got {type(t_env).__name__}",
+        )
+    env = StreamExecutionEnvironment(t_env._j_tenv.execEnv())
+    pair = _EnvPair(env, t_env)
+    if stream:
+        _current.stream = pair
+    else:
+        _current.batch = pair
+    _current.parallelism = parallelism if parallelism is not None else env.get_parallelism()
+
+
+def get_batch_table_env() -> StreamTableEnvironment:
+    """The table environment of batch operators, created (parallelism 1) if none is set.
+
+    Returns:
+        A ``StreamTableEnvironment`` in batch mode.
+    """
+    return _batch().t_env
+
+
+def get_batch_env() -> StreamExecutionEnvironment:
+    """The execution environment under `get_batch_table_env`, in ``BATCH`` runtime mode.
+
+    Returns:
+        The ``StreamExecutionEnvironment``.
+    """
+    return _batch().env
+
+
+def get_stream_table_env() -> StreamTableEnvironment:
+    """The table environment of stream operators, created on first use.
+
+    Returns:
+        A ``StreamTableEnvironment`` in streaming mode.
+    """
+    return _stream().t_env
+
+
+def get_stream_env() -> StreamExecutionEnvironment:
+    """The execution environment under `get_stream_table_env`, in ``STREAMING`` mode.
+
+    Returns:
+        The ``StreamExecutionEnvironment``.
+    """
+    return _stream().env
+
+
+def get_env(stream: bool = False) -> StreamExecutionEnvironment:
+    """The batch (default) or stream execution environment.
+
+    Args:
+        stream: return the stream one.
+
+    Returns:
+        The ``StreamExecutionEnvironment``.
+    """
+    return get_stream_env() if stream else get_batch_env()
+
+
+def get_parallelism() -> int:
+    """The default parallelism operators run with: 1 unless `use_local_env` said otherwise.
+
+    Returns:
+        The parallelism.
+    """
+    return _current.parallelism
+
+
+def is_print_process_info() -> bool:
+    """Whether ``use_local_env(..., config={"debug_mode": True})`` asked for process diagnostics.
+
+    Returns:
+        True when spawn commands, TF_CONFIG and process output should be printed.
+    """
+    return _current.print_process_info
+
+
+def _batch() -> _EnvPair:
+    if _current.batch is None:
+        _current.batch = _create_local(_current, stream=False)
+    return _current.batch
+
+
+def _stream() -> _EnvPair:
+    if _current.stream is None:
+        _current.stream = _create_local(_current, stream=True)
+    return _current.stream
+
+
+def _config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@contextlib.contextmanager
+def _worker_mode(mode: str | None) -> Iterator[None]:
+    """Sets PyFlink's worker-mode variable while an environment is being created."""
+    if mode is None:
+        yield
+        return
+    old = os.environ.get(_WORKER_MODE_ENV_VAR)
+    os.environ[_WORKER_MODE_ENV_VAR] = mode
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(_WORKER_MODE_ENV_VAR, None)
+        else:
+            os.environ[_WORKER_MODE_ENV_VAR] = old
+
+
+def _create_local(settings: _EnvSettings, stream: bool) -> _EnvPair:
+    conf = Configuration()
+    for key, value in settings.flink_config.items():
+        conf.set_string(key, value)
+    builder = EnvironmentSettings.new_instance()
+    builder = builder.in_streaming_mode() if stream else builder.in_batch_mode()
+    with _worker_mode(settings.worker_mode):
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        env.set_runtime_mode(
+            RuntimeExecutionMode.STREAMING if stream else RuntimeExecutionMode.BATCH
+        )
+        env.set_parallelism(settings.parallelism)
+        t_env = StreamTableEnvironment.create(env, builder.with_configuration(conf).build())
+    for key, value in settings.flink_config.items():
+        t_env.get_config().set(key, value)
+    return _EnvPair(env, t_env)

@@ -1,0 +1,158 @@
+"""Alink's TensorFlow custom-script operators (runs in the Flink driver).
+
+``TensorFlowBatchOp`` (alias ``TensorFlow2BatchOp``) runs the user's ``main(task_config)`` in one
+TF process per subtask, feeds it that subtask's rows, and turns what it writes through
+``task_config.output_writer`` into rows of ``outputSchemaStr``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, ClassVar
+
+from bridge.errors import ParamError
+from bridge.protos import task_spec_pb2
+from bridge.schema import parse_schema
+from operators import env as _env
+from operators._task_plan import TaskPlan
+from operators._tf_stage import build_tf_stage
+from operators.base import BatchOperator
+from operators.params import Param, at_least, json_dict_string, json_list
+from operators.types import schema_of_table
+
+__all__ = ["TensorFlow2BatchOp", "TensorFlowBatchOp"]
+
+# Combinations of (numWorkers, numPSs) this release runs; wider clusters land in Wave 1 2/4.
+_SUPPORTED_LAYOUTS = {(1, 0)}
+
+SCRIPT_PARAMS = (
+    Param("userFiles", list, default=[], convert=json_list,
+          doc="local paths of the Python files copied into each TF process's work dir"),
+    Param("mainScriptFile", str, required=True,
+          doc="the user file that defines main(task_config)"),
+    Param("userParams", str, default="{}", convert=json_dict_string,
+          doc="JSON object handed to the script as task_config.user_params"),
+    Param("numWorkers", int, validate=at_least(1),
+          doc="TF workers, chief included (default: every subtask of the parallelism)"),
+    Param("numPSs", int, validate=at_least(0), aliases=("num_ps",),
+          doc="TF parameter servers (default 0)"),
+    Param("pythonEnv", str, default="",
+          doc="Python interpreter, or venv directory, that runs the TF processes"),
+    Param("intraOpParallelism", int, default=0, validate=at_least(0),
+          doc="TF intra-op threads per process (0: TF's default)"),
+    Param("selectedCols", list, convert=json_list,
+          doc="input columns fed to TF (default: all)"),
+    Param("printProcessInfo", bool, default=False,
+          doc="echo spawn commands, TF_CONFIG and each TF process's output to stdout"),
+    Param("rpcTimeoutS", float, default=600.0, validate=at_least(1),
+          doc="longest wait on a peer (TF process, channel) before the job fails"),
+)
+
+
+def resolve_python(python_env: str) -> str:
+    """The interpreter for TF processes: ``pythonEnv`` as a file or venv dir, else ours."""
+    if not python_env:
+        return sys.executable
+    candidate = os.path.join(python_env, "bin", "python")
+    return candidate if os.path.isdir(python_env) else python_env
+
+
+class _ScriptOperatorMixin:
+    """Turns the script parameters into a :class:`TaskPlan` and a TF stage."""
+
+    _MODE: ClassVar[int] = task_spec_pb2.BATCH
+
+    def _fail(self, param: str, problem: str) -> ParamError:
+        return ParamError(type(self).__name__, param, problem)
+
+    def _user_files(self) -> tuple[list[str], str]:
+        files = [os.path.abspath(p) for p in self.getUserFiles()]
+        for path in files:
+            if "://" in path:
+                raise self._fail("userFiles", f"holds a URL ({path}); give a local path")
+            if not os.path.isfile(path):
+                raise self._fail("userFiles", f"names {path!r}, which is not a readable file")
+        main = os.path.basename(self.getMainScriptFile())
+        names = [os.path.basename(p) for p in files]
+        if main not in names:
+            main_path = os.path.abspath(self.getMainScriptFile())
+            if not os.path.isfile(main_path):
+                raise self._fail("mainScriptFile", f"{main!r} is neither in userFiles {names} "
+                                 "nor a readable file")
+            files.append(main_path)
+        return files, main
+
+    def _layout(self, default_parallelism: int) -> tuple[int, int]:
+        workers, ps = self.getNumWorkers(), self.getNumPSs()
+        if workers is None:
+            workers = max(1, default_parallelism - (ps or 0))
+        ps = ps or 0
+        if (workers, ps) not in _SUPPORTED_LAYOUTS:
+            raise self._fail(
+                "numWorkers",
+                f"= {workers} with numPSs = {ps} is not supported yet: this release runs "
+                "numWorkers=1, numPSs=0 only",
+            )
+        return workers, ps
+
+    def _plan(self, input_schema: str, output_schema: str, default_parallelism: int) -> TaskPlan:
+        self._check_required()
+        files, main = self._user_files()
+        workers, ps = self._layout(default_parallelism)
+        return TaskPlan(
+            operator_name=type(self).__name__,
+            mode=self._MODE,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            num_workers=workers,
+            num_ps=ps,
+            user_files=tuple(files),
+            main_script=main,
+            user_params_json=self.getUserParams(),
+            python_executable=resolve_python(self.getPythonEnv()),
+            intra_op_parallelism=self.getIntraOpParallelism(),
+            print_process_info=self.getPrintProcessInfo() or _env.is_print_process_info(),
+            rpc_timeout_s=self.getRpcTimeoutS(),
+        )
+
+    def _tf_output(self, table, output_schema_str: str, default_parallelism: int):
+        try:
+            output_schema = parse_schema(output_schema_str).to_string()
+        except ValueError as exc:
+            raise self._fail("outputSchemaStr", str(exc)) from exc
+        selected = self.getSelectedCols()
+        if selected:
+            table = table.select(*[_col(name) for name in selected])
+        input_schema = schema_of_table(table).to_string()
+        plan = self._plan(input_schema, output_schema, default_parallelism)
+        return build_tf_stage(table._t_env, table, plan)
+
+
+def _col(name: str) -> Any:
+    from pyflink.table.expressions import col
+
+    return col(name)
+
+
+class TensorFlowBatchOp(_ScriptOperatorMixin, BatchOperator):
+    """Runs a TensorFlow script over a batch table (Alink's TensorFlowBatchOp)."""
+
+    PARAMS = (
+        *SCRIPT_PARAMS,
+        Param("outputSchemaStr", str, required=True,
+              doc='schema of the rows the script writes, e.g. "model_id long, model_info string"'),
+    )
+
+    def linkFrom(self, *ops: Any) -> TensorFlowBatchOp:
+        """Runs the script over the single input's rows."""
+        self._check_required()
+        (table,) = self._input_tables(ops, 1)
+        self._set_output(
+            self._tf_output(table, self.getOutputSchemaStr(), _env.get_parallelism())
+        )
+        return self
+
+
+class TensorFlow2BatchOp(TensorFlowBatchOp):
+    """The same operator as :class:`TensorFlowBatchOp` (Alink kept both names)."""

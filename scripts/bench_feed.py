@@ -1,0 +1,79 @@
+"""Feed throughput: TensorFlowBatchOp with a counting script against a bare PyFlink map.
+
+Both run over the same generated rows (10 random doubles + a label), at the same parallelism,
+in the same process, one after the other; the figure that matters is their ratio.
+
+    .venv/bin/python scripts/bench_feed.py [--rows 1000000] [--workers 1 2] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import textwrap
+import time
+
+from pyflink.common import Row, Types
+from pyflink.table import TableDescriptor
+
+from operators import RandomTableSourceBatchOp, TensorFlowBatchOp, use_local_env
+
+COUNT_SCRIPT = """
+def main(task_config):
+    task_config.output_writer.write_row({"n": task_config.dataset_length})
+"""
+
+
+def labeled_source(rows: int):
+    source = RandomTableSourceBatchOp(num_rows=rows, num_cols=10)
+    return source.select("*, case when RAND() > 0.5 then 1. else 0. end as label")
+
+
+def time_tf_op(rows: int, workers: int, script: str) -> float:
+    op = TensorFlowBatchOp(user_files=[script], main_script_file=os.path.basename(script),
+                           output_schema_str="n long", num_workers=workers, num_ps=0)
+    start = time.perf_counter()
+    counted = sum(r[0] for r in labeled_source(rows).link(op).collect())
+    elapsed = time.perf_counter() - start
+    if counted != rows:
+        raise SystemExit(f"TF op counted {counted} rows, expected {rows}")
+    return elapsed
+
+
+def time_bare_map(rows: int, workers: int) -> float:
+    table = labeled_source(rows).getTable()
+    t_env = table._t_env
+    mapped = (t_env.to_data_stream(table)
+              .map(lambda r: Row(r[0]), output_type=Types.ROW_NAMED(["x"], [Types.DOUBLE()]))
+              .set_parallelism(workers))
+    out = t_env.from_data_stream(mapped)
+    start = time.perf_counter()
+    out.execute_insert(TableDescriptor.for_connector("blackhole").build()).wait()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "count_only.py")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent(COUNT_SCRIPT))
+        for workers in args.workers:
+            use_local_env(workers)
+            time_bare_map(10_000, workers)  # warm-up: JVM, Python worker, planner caches
+            for attempt in range(args.repeat):
+                t_map = time_bare_map(args.rows, workers)
+                t_op = time_tf_op(args.rows, workers, script)
+                print(f"workers={workers} rows={args.rows} run={attempt + 1}: "
+                      f"TensorFlowBatchOp {args.rows / t_op:,.0f} rows/s ({t_op:.1f} s), "
+                      f"bare map {args.rows / t_map:,.0f} rows/s ({t_map:.1f} s), "
+                      f"ratio {t_map / t_op:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
