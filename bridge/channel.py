@@ -123,6 +123,8 @@ class OutputCollector:
         self._result: TaskResult | None = None
         self._result_ready = threading.Event()
         self.records_received = 0
+        # Set after each put, cleared before each drain: a lock-free hint for the hot path.
+        self.available = False
         self._closed = threading.Event()
 
     def accept(self, messages: Iterator[channel_pb2.OutputMessage]) -> int:
@@ -147,6 +149,7 @@ class OutputCollector:
             try:
                 self._queue.put(records, timeout=_POLL_S)
                 self.records_received += len(records)
+                self.available = True
                 return
             except queue.Full:
                 continue
@@ -157,6 +160,7 @@ class OutputCollector:
 
     def drain(self) -> list[bytes]:
         """Every output record that has arrived so far, without waiting."""
+        self.available = False
         out: list[bytes] = []
         while True:
             try:
@@ -167,10 +171,10 @@ class OutputCollector:
     def wait(self, timeout_s: float) -> list[bytes]:
         """Wait up to ``timeout_s`` for output; returns what arrived (possibly nothing)."""
         try:
-            out = list(self._queue.get(timeout=timeout_s))
+            first = self._queue.get(timeout=timeout_s)
         except queue.Empty:
             return []
-        out.extend(self.drain())
+        out = list(first) + self.drain()
         return out
 
     @property

@@ -65,6 +65,11 @@ def message_parts(
     records: list[bytes], limits: BatchLimits
 ) -> Iterator[channel_pb2.RecordBatch | channel_pb2.RecordChunk]:
     """Split records into whole-record batches and chunks of oversized records, in order."""
+    if len(records) <= limits.max_records and sum(map(len, records)) <= limits.max_batch_bytes:
+        # The common case (one full batch from a RecordBatcher): no per-record Python loop.
+        if records:
+            yield channel_pb2.RecordBatch(records=records)
+        return
     pending: list[bytes] = []
     pending_bytes = 0
     for record in records:

@@ -140,6 +140,11 @@ class TaskSession:
             self.label, code, self._process.last_lines(), self.plan.operator_name
         )
 
+    @property
+    def has_output(self) -> bool:
+        """Whether output rows are waiting; cheap enough to ask for every input row."""
+        return bool(self._pending) or self._server.collector.available
+
     def take_output(self) -> list[list[Any]]:
         """Decoded output rows that have arrived so far, without waiting."""
         self._pending.extend(self._server.collector.drain())

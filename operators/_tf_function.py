@@ -39,13 +39,13 @@ class TFTaskFunction(KeyedProcessFunction):
 
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         """Start the TF process on the first element, then feed data rows to it."""
-        session = self._session
-        if session is None:
-            session = self._start(ctx)
+        session = self._session or self._start(ctx)
         if not value[0]:
             session.feed(value[1:])
-        for values in session.take_output():
-            yield Row(*values)
+        # A plain list (or None), not a generator: this runs once per row.
+        if session.has_output:
+            return [Row(*values) for values in session.take_output()]
+        return None
 
     def _start(self, ctx: KeyedProcessFunction.Context) -> TaskSession:
         key = ctx.get_current_key()

@@ -166,6 +166,24 @@ class _TableOperator(WithParams):
 
     # --- the Alink table API -------------------------------------------------------------------
 
+    @classmethod
+    def fromTable(cls, table: Table) -> Any:
+        """Wraps a PyFlink table of this operator's kind (batch or streaming environment).
+
+        Args:
+            table: the table.
+
+        Returns:
+            A `BatchOperator` (or `StreamOperator`) whose output is ``table``.
+
+        Raises:
+            LinkError: ``table`` is not a PyFlink ``Table``.
+        """
+        family = cls._family()
+        if not isinstance(table, Table):
+            raise LinkError(f"{family.__name__}.fromTable needs a pyflink Table, got {type(table)}")
+        return family._wrap(table)
+
     def link(self, op: Any) -> Any:
         """Feeds this operator's output into ``op``.
 
@@ -418,23 +436,6 @@ class BatchOperator(_TableOperator):
 
     _STREAM = False
 
-    @classmethod
-    def fromTable(cls, table: Table) -> BatchOperator:
-        """Wraps a PyFlink table (from any batch-mode table environment).
-
-        Args:
-            table: the table.
-
-        Returns:
-            A `BatchOperator` whose output is ``table``.
-
-        Raises:
-            LinkError: ``table`` is not a PyFlink ``Table``.
-        """
-        if not isinstance(table, Table):
-            raise LinkError(f"BatchOperator.fromTable needs a pyflink Table, got {type(table)}")
-        return BatchOperator._wrap(table)  # type: ignore[return-value]
-
     def print(self) -> None:
         """Runs a job and prints the output rows as a table, in Flink's tableau format.
 
@@ -459,23 +460,6 @@ class StreamOperator(_TableOperator):
     """Base of stream operators: a PyFlink ``Table`` in the streaming environment."""
 
     _STREAM = True
-
-    @classmethod
-    def fromTable(cls, table: Table) -> StreamOperator:
-        """Wraps a PyFlink table (from any streaming-mode table environment).
-
-        Args:
-            table: the table.
-
-        Returns:
-            A `StreamOperator` whose output is ``table``.
-
-        Raises:
-            LinkError: ``table`` is not a PyFlink ``Table``.
-        """
-        if not isinstance(table, Table):
-            raise LinkError(f"StreamOperator.fromTable needs a pyflink Table, got {type(table)}")
-        return StreamOperator._wrap(table)  # type: ignore[return-value]
 
     def print(self) -> None:
         """Registers a print sink for the output; `StreamOperator.execute` runs it (as Alink).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import textwrap
 import time
@@ -57,15 +58,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="interleaved runs of each; the median ratio is reported")
+    parser.add_argument("--worker-mode", choices=["loopback", "process"], default="loopback",
+                        help="PyFlink Python worker mode for both sides")
+    parser.add_argument("--flink-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Flink option for both sides (repeatable)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "count_only.py")
         with open(script, "w") as f:
             f.write(textwrap.dedent(COUNT_SCRIPT))
         for workers in args.workers:
-            use_local_env(workers)
-            time_bare_map(10_000, workers)  # warm-up: JVM, Python worker, planner caches
+            options = dict(option.split("=", 1) for option in args.flink_option)
+            use_local_env(workers, {"python_worker_mode": args.worker_mode, **options})
+            # Warm-up of both paths: JVM, Python worker, planner and class-loading caches.
+            time_bare_map(20_000, workers)
+            time_tf_op(20_000, workers, script)
+            ratios = []
             for attempt in range(args.repeat):
                 t_map = time_bare_map(args.rows, workers)
                 t_op = time_tf_op(args.rows, workers, script)
@@ -73,6 +83,10 @@ def main() -> None:
                       f"TensorFlowBatchOp {args.rows / t_op:,.0f} rows/s ({t_op:.1f} s), "
                       f"bare map {args.rows / t_map:,.0f} rows/s ({t_map:.1f} s), "
                       f"ratio {t_map / t_op:.2f}", flush=True)
+                ratios.append(t_map / t_op)
+            print(f"workers={workers} mode={args.worker_mode}: median ratio "
+                  f"{statistics.median(ratios):.2f} over {len(ratios)} runs "
+                  f"(TensorFlowBatchOp rows/s / bare map rows/s)", flush=True)
 
 
 if __name__ == "__main__":

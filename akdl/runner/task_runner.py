@@ -67,10 +67,9 @@ def _spool(client: ChannelClient, path: str) -> int:
 
 
 def _configure_tf(spec: task_spec_pb2.TaskSpec) -> None:
-    if spec.intra_op_parallelism > 0:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(spec.intra_op_parallelism)
+    tf.config.threading.set_intra_op_parallelism_threads(spec.intra_op_parallelism)
 
 
 def _cluster_of(spec: task_spec_pb2.TaskSpec) -> dict[str, list[str]]:
@@ -117,8 +116,11 @@ def _run_user_main(spec, client, output, tf_import: _BackgroundImport) -> int:
     cluster = _cluster_of(spec)
     task_type, task_index = tf_task(spec.task)
     os.environ["TF_CONFIG"] = build_tf_config(cluster, task_type, task_index)
-    tf_import.wait()
-    _configure_tf(spec)
+    # main is not held back until the warm-up import ends: a script's own `import tensorflow`
+    # waits on that import by itself, and a script that never needs TF does not pay for it.
+    if spec.intra_op_parallelism > 0:
+        tf_import.wait()
+        _configure_tf(spec)
     writer = OutputWriter(output, parse_schema(spec.output_schema))
     properties = {
         **spec.properties,
