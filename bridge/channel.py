@@ -16,6 +16,7 @@ from concurrent import futures
 
 import grpc
 
+from bridge.auth import check_token
 from bridge.deadline import Deadline
 from bridge.errors import ChannelClosedError, TaskFailedError
 from bridge.framing import (
@@ -27,9 +28,8 @@ from bridge.framing import (
 )
 from bridge.protos import channel_pb2, channel_pb2_grpc
 
-__all__ = ["ChannelServer", "InputFeed", "OutputCollector", "TaskResult", "TOKEN_METADATA_KEY"]
+__all__ = ["ChannelServer", "InputFeed", "OutputCollector", "TaskResult"]
 
-TOKEN_METADATA_KEY = "akdl-token"
 _POLL_S = 0.05
 
 WaitCallback = Callable[[], None]
@@ -197,19 +197,14 @@ class _TaskChannelServicer(channel_pb2_grpc.TaskChannelServicer):
         self._feed = feed
         self._collector = collector
 
-    def _authorize(self, context: grpc.ServicerContext) -> None:
-        metadata = dict(context.invocation_metadata())
-        if metadata.get(TOKEN_METADATA_KEY) != self._token:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong akdl job token")
-
     def PullInput(self, request, context):  # noqa: N802 (gRPC method name)
         """Stream the queued input to the TF process."""
-        self._authorize(context)
+        check_token(context, self._token)
         yield from self._feed.messages(context.is_active)
 
     def PushOutput(self, request_iterator, context):  # noqa: N802 (gRPC method name)
         """Receive the TF process's output and final status."""
-        self._authorize(context)
+        check_token(context, self._token)
         received = self._collector.accept(request_iterator)
         return channel_pb2.PushAck(records_received=received)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from bridge.auth import token_metadata
 from bridge.deadline import Deadline
 from bridge.errors import ChannelClosedError
 from bridge.framing import (
@@ -29,7 +30,6 @@ from bridge.protos import channel_pb2, channel_pb2_grpc
 
 __all__ = ["ChannelClient", "OutputStream"]
 
-_TOKEN_KEY = "akdl-token"
 _POLL_S = 0.05
 
 
@@ -39,7 +39,7 @@ class ChannelClient:
     def __init__(self, address: str, token: str, task: channel_pb2.TaskId, timeout_s: float):
         self.task = task
         self.timeout_s = timeout_s
-        self._metadata = ((_TOKEN_KEY, token),)
+        self._metadata = token_metadata(token)
         options = [
             ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),

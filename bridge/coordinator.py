@@ -49,7 +49,6 @@ per TF process.
 from __future__ import annotations
 
 import argparse
-import secrets
 import signal
 import socket
 import threading
@@ -61,8 +60,14 @@ from enum import Enum
 
 import grpc
 
+from bridge.auth import TOKEN_METADATA_KEY, check_token, new_token, token_metadata
 from bridge.deadline import Deadline
-from bridge.errors import AkdlError, ParamError
+from bridge.errors import (
+    CoordinatorError,
+    InvalidTaskError,
+    ParamError,
+    PeerFailedError,
+)
 from bridge.protos import channel_pb2, coordinator_pb2, coordinator_pb2_grpc
 
 __all__ = [
@@ -83,7 +88,6 @@ __all__ = [
     "main",
 ]
 
-TOKEN_METADATA_KEY = "akdl-token"
 RENDEZVOUS_SETTING = "rendezvousTimeoutS"
 RPC_SETTING = "rpcTimeoutS"
 
@@ -103,44 +107,6 @@ _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 _Key = tuple[int, int]  # (channel_pb2.Role value, index)
 _ROLE_NAMES = {channel_pb2.WORKER: "worker", channel_pb2.PS: "ps"}
 _CHIEF: _Key = (channel_pb2.WORKER, 0)
-
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-class InvalidTaskError(AkdlError, ValueError):
-    """A coordinator call names a task or round that is not part of the job, or breaks a rule."""
-
-    def __init__(self, task: str, problem: str):
-        self.task = task
-        self.problem = problem
-        super().__init__(f"coordinator: task {task}: {problem}")
-
-
-class PeerFailedError(AkdlError, RuntimeError):
-    """The round was aborted because another TF process of the job failed.
-
-    Attributes:
-        failed_task: Flink-side name of the failed task, e.g. ``worker:1``.
-        reason: the failed task's error summary.
-        round: the aborted round.
-    """
-
-    def __init__(self, failed_task: str, reason: str, round_number: int):
-        self.failed_task = failed_task
-        self.reason = reason
-        self.round = round_number
-        super().__init__(f"TF process {failed_task} failed (round {round_number}): {reason}")
-
-
-class CoordinatorError(AkdlError, RuntimeError):
-    """The coordinator rejected a call (wrong token, invalid task) or could not be set up."""
-
-    def __init__(self, call: str, code: str, details: str):
-        self.call = call
-        self.code = code
-        self.details = details
-        super().__init__(f"coordinator call {call} failed with {code}: {details}")
 
 
 # --- plain values ----------------------------------------------------------------------------
@@ -565,10 +531,7 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         self._watch_slice_s = watch_slice_s
 
     def _authorize(self, context: grpc.ServicerContext) -> None:
-        metadata = dict(context.invocation_metadata())
-        given = metadata.get(TOKEN_METADATA_KEY)
-        if not isinstance(given, str) or not secrets.compare_digest(given, self._token):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong akdl job token")
+        check_token(context, self._token)
 
     def Register(self, request, context):  # noqa: N802 (gRPC method name)
         """Record the task, then hold until the round's rendezvous completes or the slice ends."""
@@ -663,7 +626,7 @@ class CoordinatorServer:
         watch_slice_s: float = _WATCH_SLICE_S,
     ):
         self.state = CoordinatorState(num_workers, num_ps, clock)
-        self.token = token or secrets.token_hex(16)
+        self.token = token or new_token()
         tasks = num_workers + num_ps
         # Each task may hold a Register long poll and a Watch long poll at once; headroom for
         # restarted processes and rejected callers.
@@ -744,7 +707,7 @@ class CoordinatorClient:
         self.task = task
         self.timeout_s = timeout_s
         self.round = 0
-        self._metadata = ((TOKEN_METADATA_KEY, token),)
+        self._metadata = token_metadata(token)
         self._channel = grpc.insecure_channel(address)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._closed = threading.Event()

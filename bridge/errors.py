@@ -8,6 +8,9 @@ from __future__ import annotations
 __all__ = [
     "AkdlError",
     "ChannelClosedError",
+    "CoordinatorError",
+    "InvalidTaskError",
+    "PeerFailedError",
     "DeadlineExceeded",
     "ParamError",
     "SchemaError",
@@ -112,3 +115,38 @@ class TaskProcessExitedError(AkdlError, RuntimeError):
 
 class UserScriptError(AkdlError, ValueError):
     """The user's main script is missing, has no usable `main`, or cannot be imported."""
+
+
+class InvalidTaskError(AkdlError, ValueError):
+    """A coordinator call names a task or round that is not part of the job, or breaks a rule."""
+
+    def __init__(self, task: str, problem: str):
+        self.task = task
+        self.problem = problem
+        super().__init__(f"coordinator: task {task}: {problem}")
+
+
+class PeerFailedError(AkdlError, RuntimeError):
+    """The round was aborted because another TF process of the job failed.
+
+    Attributes:
+        failed_task: Flink-side name of the failed task, e.g. ``worker:1``.
+        reason: the failed task's error summary.
+        round: the aborted round.
+    """
+
+    def __init__(self, failed_task: str, reason: str, round_number: int):
+        self.failed_task = failed_task
+        self.reason = reason
+        self.round = round_number
+        super().__init__(f"TF process {failed_task} failed (round {round_number}): {reason}")
+
+
+class CoordinatorError(AkdlError, RuntimeError):
+    """The coordinator rejected a call (wrong token, invalid task) or could not be set up."""
+
+    def __init__(self, call: str, code: str, details: str):
+        self.call = call
+        self.code = code
+        self.details = details
+        super().__init__(f"coordinator call {call} failed with {code}: {details}")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.auth import new_token
 from bridge.channel import ChannelServer
 from bridge.cluster import flink_task, task_label
 from bridge.codec import ExampleDecoder, ExampleEncoder
@@ -64,7 +64,7 @@ class TaskSession:
         self.work_dir = tempfile.mkdtemp(prefix=f"akdl-{self.label.replace(':', '')}-", dir=root)
         for path in self.plan.user_files:
             shutil.copy(path, self.work_dir)
-        self._server = ChannelServer(secrets.token_hex(16))
+        self._server = ChannelServer(new_token())
         spec_path = os.path.join(self.work_dir, "task_spec.pb")
         with open(spec_path, "wb") as f:
             f.write(self._spec().SerializeToString())

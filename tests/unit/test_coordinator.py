@@ -41,22 +41,6 @@ def names(tasks):
     return [flink_task_name(t) for t in tasks]
 
 
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
 def full_state(clock, num_workers=3, num_ps=1):
     state = CoordinatorState(num_workers, num_ps, clock)
     for i in range(num_workers):

@@ -6,22 +6,6 @@ from bridge.deadline import Deadline
 from bridge.errors import AkdlError, DeadlineExceeded
 
 
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
 def test_remaining_counts_down_and_never_goes_negative(clock):
     deadline = Deadline(10, "input", clock=clock)
     assert deadline.remaining_s() == 10
