@@ -11,6 +11,7 @@ from typing import Any
 
 from bridge.channel_client import OutputStream
 from bridge.codec import ExampleDecoder, ExampleEncoder
+from bridge.errors import ChannelClosedError
 from bridge.schema import Schema
 
 __all__ = ["OutputWriter"]
@@ -31,13 +32,19 @@ class OutputWriter:
 
     def write(self, example: Any) -> None:
         """Write one ``tf.train.Example`` (or its serialized bytes) as one Flink row."""
+        self._check_open()
         data = example if isinstance(example, bytes | bytearray) else example.SerializeToString()
         self._decoder.decode(bytes(data))  # raises SchemaMismatchError naming the column
         self._stream.write(bytes(data))
 
     def write_row(self, row: Mapping[str, Any]) -> None:
         """Write one row given as ``{column: value}``; absent columns become NULL."""
+        self._check_open()
         self._stream.write(self._encoder.encode_dict(row))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ChannelClosedError("output_writer was closed; no more rows can be written")
 
     def flush(self) -> None:
         """Send what was written so far to Flink now."""
