@@ -30,6 +30,9 @@ class TaskPlan:
         rpc_timeout_s: how long any single wait on a peer may take.
         grace_s: SIGTERM-to-SIGKILL grace period when stopping a TF process.
         work_dir_root: parent directory of the private work dirs; empty for the system temp dir.
+        coordinator_address: the job coordinator's ``host:port``; empty when the task is alone.
+        coordinator_token: the token its calls must carry.
+        rendezvous_timeout_s: how long the tasks may take to all register.
         properties: extra free-form properties handed to ``TFContext.properties``.
     """
 
@@ -48,6 +51,9 @@ class TaskPlan:
     rpc_timeout_s: float = 600.0
     grace_s: float = 5.0
     work_dir_root: str = ""
+    coordinator_address: str = ""
+    coordinator_token: str = ""
+    rendezvous_timeout_s: float = 300.0
     properties: dict[str, str] = field(default_factory=dict)
 
     @property

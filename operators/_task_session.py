@@ -86,6 +86,7 @@ class TaskSession:
             task=self.task,
             mode=plan.mode,
             channel_address=self._server.address,
+            coordinator_address=plan.coordinator_address,
             token=self._server.token,
             work_dir=self.work_dir,
             main_script=plan.main_script,
@@ -98,6 +99,8 @@ class TaskSession:
             rpc_timeout_s=plan.rpc_timeout_s,
             operator_name=plan.operator_name,
             properties=plan.properties,
+            coordinator_token=plan.coordinator_token,
+            rendezvous_timeout_s=plan.rendezvous_timeout_s,
         )
 
     def _child_env(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from bridge.errors import ParamError
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
 from operators import env as _env
+from operators._job_coordinators import start_coordinator
 from operators._task_plan import TaskPlan
 from operators._tf_stage import build_tf_stage
 from operators.base import BatchOperator
@@ -22,9 +23,6 @@ from operators.params import Param, at_least, json_dict_string, json_list
 from operators.types import schema_of_table
 
 __all__ = ["TensorFlow2BatchOp", "TensorFlowBatchOp"]
-
-# Combinations of (numWorkers, numPSs) this release runs; wider clusters land in Wave 1 2/4.
-_SUPPORTED_LAYOUTS = {(1, 0)}
 
 SCRIPT_PARAMS = (
     Param("userFiles", list, default=[], convert=json_list,
@@ -47,6 +45,8 @@ SCRIPT_PARAMS = (
           doc="echo spawn commands, TF_CONFIG and each TF process's output to stdout"),
     Param("rpcTimeoutS", float, default=600.0, validate=at_least(1),
           doc="longest wait on a peer (TF process, channel) before the job fails"),
+    Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
+          doc="how long all TF processes may take to start and register with each other"),
 )
 
 
@@ -84,22 +84,19 @@ class _ScriptOperatorMixin:
         return files, main
 
     def _layout(self, default_parallelism: int) -> tuple[int, int]:
-        workers, ps = self.getNumWorkers(), self.getNumPSs()
+        workers, ps = self.getNumWorkers(), self.getNumPSs() or 0
         if workers is None:
-            workers = max(1, default_parallelism - (ps or 0))
-        ps = ps or 0
-        if (workers, ps) not in _SUPPORTED_LAYOUTS:
-            raise self._fail(
-                "numWorkers",
-                f"= {workers} with numPSs = {ps} is not supported yet: this release runs "
-                "numWorkers=1, numPSs=0 only",
-            )
+            workers = default_parallelism - ps
+            if workers < 1:
+                raise self._fail("numPSs", f"= {ps} leaves no worker at parallelism "
+                                 f"{default_parallelism}; set numWorkers")
         return workers, ps
 
     def _plan(self, input_schema: str, output_schema: str, default_parallelism: int) -> TaskPlan:
         self._check_required()
         files, main = self._user_files()
         workers, ps = self._layout(default_parallelism)
+        coordinator = start_coordinator(workers, ps)
         return TaskPlan(
             operator_name=type(self).__name__,
             mode=self._MODE,
@@ -114,6 +111,9 @@ class _ScriptOperatorMixin:
             intra_op_parallelism=self.getIntraOpParallelism(),
             print_process_info=self.getPrintProcessInfo() or _env.is_print_process_info(),
             rpc_timeout_s=self.getRpcTimeoutS(),
+            coordinator_address=coordinator.address,
+            coordinator_token=coordinator.token,
+            rendezvous_timeout_s=self.getRendezvousTimeoutS(),
         )
 
     def _tf_output(self, table, output_schema_str: str, default_parallelism: int):

@@ -3,7 +3,8 @@
 1. read the task spec and connect to the Flink subtask's channel;
 2. batch/train: spool the whole shard to ``<work_dir>/dataset.tfrecords`` while TensorFlow is
    still importing in a background thread, counting records exactly;
-3. set ``TF_CONFIG`` and build the task config;
+3. register with the job's coordinator and learn the cluster (see ``membership``), set
+   ``TF_CONFIG`` and build the task config;
 4. import the user's main script and call ``main(task_config)``;
 5. flush the output and report success, or report the error with its traceback.
 """
@@ -21,12 +22,14 @@ import traceback
 from collections.abc import Sequence
 
 from akdl.runner.config import BatchTaskConfig, TFContext
+from akdl.runner.membership import ClusterMembership
 from akdl.runner.output_writer import OutputWriter
 from akdl.runner.tfrecord import TFRecordWriter
 from akdl.runner.user_script import load_main
 from akdl.runner.watchdog import start_parent_watchdog
 from bridge.channel_client import ChannelClient, OutputStream
-from bridge.cluster import build_tf_config, tf_task
+from bridge.cluster import build_tf_config, task_label, tf_task
+from bridge.errors import PeerFailedError
 from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import parse_schema
 
@@ -66,18 +69,20 @@ def _spool(client: ChannelClient, path: str) -> int:
         return writer.count
 
 
-def _configure_tf(spec: task_spec_pb2.TaskSpec) -> None:
+def _configure_tf(spec: task_spec_pb2.TaskSpec, membership: ClusterMembership) -> None:
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(spec.intra_op_parallelism)
+    if spec.intra_op_parallelism > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(spec.intra_op_parallelism)
+    serve = tf.distribute.Server.join
 
+    def join_as_serve_only(server):
+        # A task that only serves (TF's parameter-server pattern) must not hold the job open:
+        # marked serve-only, it is ended once the chief and the other workers are done.
+        membership.mark_serve_only()
+        return serve(server)
 
-def _cluster_of(spec: task_spec_pb2.TaskSpec) -> dict[str, list[str]]:
-    """The TF cluster; a single task gets a cluster of just itself."""
-    if spec.properties.get("cluster_json"):
-        return json.loads(spec.properties["cluster_json"])
-    task_type, _ = tf_task(spec.task)
-    return {task_type: [spec.properties.get("tf_address", "127.0.0.1:0")]}
+    tf.distribute.Server.join = join_as_serve_only
 
 
 def _error_message(spec: task_spec_pb2.TaskSpec, exc: BaseException) -> channel_pb2.TaskError:
@@ -89,62 +94,100 @@ def _error_message(spec: task_spec_pb2.TaskSpec, exc: BaseException) -> channel_
     )
 
 
+def _exit_now(code: int) -> None:
+    """Leave at once, skipping TensorFlow's slow teardown (the result is already with Flink)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class _Task:
+    """One run of the user's main, with the hooks the coordinator's events call."""
+
+    def __init__(self, spec: task_spec_pb2.TaskSpec, client: ChannelClient):
+        self.spec = spec
+        self.client = client
+        self.output: OutputStream = client.open_output()
+        self.records_read = 0
+        self.membership = ClusterMembership(spec, self._peer_failed, self._finished)
+
+    def _peer_failed(self, event) -> None:
+        failed = task_label(event.failed_task) if event.failed_task else "another task"
+        error = PeerFailedError(failed, event.reason, event.round)
+        _log.error("stopping: %s", error)
+        self.output.fail(_error_message(self.spec, error))
+        _exit_now(1)
+
+    def _finished(self) -> None:
+        _log.info("the job is finished; this serve-only task ends")
+        self.output.succeed(self.records_read)
+        _exit_now(0)
+
+    def run(self, tf_import: _BackgroundImport) -> int:
+        """Steps 2-5; returns the process exit code."""
+        try:
+            self._run_main(tf_import)
+        except BaseException as exc:
+            _log.error("task failed: %s", exc)
+            traceback.print_exc()
+            self.membership.report_done(False, f"{type(exc).__name__}: {exc}")
+            self.output.fail(_error_message(self.spec, exc))
+            return 1
+        self.membership.report_done(True)
+        self.output.succeed(self.records_read)
+        return 0
+
+    def _run_main(self, tf_import: _BackgroundImport) -> None:
+        spec = self.spec
+        if spec.mode != task_spec_pb2.BATCH:
+            raise NotImplementedError(f"task mode {task_spec_pb2.TaskMode.Name(spec.mode)}")
+        dataset_file = os.path.join(spec.work_dir, DATASET_FILE)
+        self.records_read = _spool(self.client, dataset_file)
+        cluster = self.membership.join(self.records_read)
+        task_type, task_index = tf_task(spec.task)
+        os.environ["TF_CONFIG"] = build_tf_config(cluster, task_type, task_index)
+        # main is not held back until the warm-up import ends (a script's own `import
+        # tensorflow` waits for it), unless TF must be set up first: threads, or a cluster whose
+        # tasks may block in server.join() and must then be known as serve-only.
+        if spec.intra_op_parallelism > 0 or spec.num_workers + spec.num_ps > 1:
+            tf_import.wait()
+            _configure_tf(spec, self.membership)
+        writer = OutputWriter(self.output, parse_schema(spec.output_schema))
+        properties = {
+            **spec.properties,
+            "input_schema": spec.input_schema,
+            "output_schema": spec.output_schema,
+            "operator": spec.operator_name,
+        }
+        config = BatchTaskConfig(
+            tf_context=TFContext(dataset_file, None, properties),
+            num_workers=spec.num_workers,
+            cluster=cluster,
+            task_type=task_type,
+            task_index=task_index,
+            work_dir=spec.work_dir,
+            user_params=json.loads(spec.user_params_json or "{}"),
+            dataset_file=dataset_file,
+            dataset_length=self.records_read,
+            worker_dataset_lengths=self.membership.worker_dataset_lengths,
+            output_writer=writer,
+        )
+        main_fn = load_main(spec.main_script, spec.work_dir)
+        main_fn(config)
+        writer.close()
+
+
 def run_task(spec: task_spec_pb2.TaskSpec) -> int:
     """Run one task described by ``spec``; returns the process exit code."""
     tf_import = _BackgroundImport()
     client = ChannelClient(spec.channel_address, spec.token, spec.task, spec.rpc_timeout_s)
-    output: OutputStream = client.open_output()
+    task = _Task(spec, client)
     try:
-        records_read = _run_user_main(spec, client, output, tf_import)
-        output.succeed(records_read)
-        return 0
-    except BaseException as exc:
-        _log.error("task failed: %s", exc)
-        traceback.print_exc()
-        output.fail(_error_message(spec, exc))
-        return 1
+        return task.run(tf_import)
     finally:
+        task.membership.close()
         client.close()
-
-
-def _run_user_main(spec, client, output, tf_import: _BackgroundImport) -> int:
-    """Steps 2-4 for a batch task; returns how many input records were read."""
-    if spec.mode != task_spec_pb2.BATCH:
-        raise NotImplementedError(f"task mode {task_spec_pb2.TaskMode.Name(spec.mode)}")
-    dataset_file = os.path.join(spec.work_dir, DATASET_FILE)
-    dataset_length = _spool(client, dataset_file)
-    cluster = _cluster_of(spec)
-    task_type, task_index = tf_task(spec.task)
-    os.environ["TF_CONFIG"] = build_tf_config(cluster, task_type, task_index)
-    # main is not held back until the warm-up import ends: a script's own `import tensorflow`
-    # waits on that import by itself, and a script that never needs TF does not pay for it.
-    if spec.intra_op_parallelism > 0:
-        tf_import.wait()
-        _configure_tf(spec)
-    writer = OutputWriter(output, parse_schema(spec.output_schema))
-    properties = {
-        **spec.properties,
-        "input_schema": spec.input_schema,
-        "output_schema": spec.output_schema,
-        "operator": spec.operator_name,
-    }
-    config = BatchTaskConfig(
-        tf_context=TFContext(dataset_file, None, properties),
-        num_workers=spec.num_workers,
-        cluster=cluster,
-        task_type=task_type,
-        task_index=task_index,
-        work_dir=spec.work_dir,
-        user_params=json.loads(spec.user_params_json or "{}"),
-        dataset_file=dataset_file,
-        dataset_length=dataset_length,
-        worker_dataset_lengths=[dataset_length],
-        output_writer=writer,
-    )
-    main_fn = load_main(spec.main_script, spec.work_dir)
-    main_fn(config)
-    writer.close()
-    return dataset_length
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,10 +199,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_parent_watchdog()
     with open(args.spec, "rb") as f:
         spec = task_spec_pb2.TaskSpec.FromString(f.read())
-    code = run_task(spec)
-    # The result is already with Flink: skip TensorFlow's slow interpreter teardown, which
-    # would otherwise sit on the job's critical path.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    _exit_now(run_task(spec))

@@ -21,7 +21,7 @@ TRAIN: TaskMode
 PREDICT: TaskMode
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task", "mode", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties")
+    __slots__ = ("task", "mode", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties", "coordinator_token", "rendezvous_timeout_s")
     class PropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class TaskSpec(_message.Message):
     RPC_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_NAME_FIELD_NUMBER: _ClassVar[int]
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    COORDINATOR_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RENDEZVOUS_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     task: _channel_pb2.TaskId
     mode: TaskMode
     channel_address: str
@@ -61,4 +63,6 @@ class TaskSpec(_message.Message):
     rpc_timeout_s: float
     operator_name: str
     properties: _containers.ScalarMap[str, str]
-    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., mode: _Optional[_Union[TaskMode, str]] = ..., channel_address: _Optional[str] = ..., token: _Optional[str] = ..., work_dir: _Optional[str] = ..., main_script: _Optional[str] = ..., user_params_json: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., num_workers: _Optional[int] = ..., num_ps: _Optional[int] = ..., coordinator_address: _Optional[str] = ..., intra_op_parallelism: _Optional[int] = ..., rpc_timeout_s: _Optional[float] = ..., operator_name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    coordinator_token: str
+    rendezvous_timeout_s: float
+    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., mode: _Optional[_Union[TaskMode, str]] = ..., channel_address: _Optional[str] = ..., token: _Optional[str] = ..., work_dir: _Optional[str] = ..., main_script: _Optional[str] = ..., user_params_json: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., num_workers: _Optional[int] = ..., num_ps: _Optional[int] = ..., coordinator_address: _Optional[str] = ..., intra_op_parallelism: _Optional[int] = ..., rpc_timeout_s: _Optional[float] = ..., operator_name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., coordinator_token: _Optional[str] = ..., rendezvous_timeout_s: _Optional[float] = ...) -> None: ...

@@ -201,16 +201,11 @@ def test_bad_output_schema_fails_before_the_job_starts(local_env, tmp_path):
     assert "outputSchemaStr" in str(info.value) and "'strng'" in str(info.value)
 
 
-def test_unsupported_cluster_layout_is_rejected(local_env, tmp_path):
+def test_ps_count_that_leaves_no_worker_is_rejected(local_env, tmp_path):
     script = write_script(tmp_path, "echo.py", ECHO_SCRIPT)
-    op = TensorFlowBatchOp(
-        user_files=[script],
-        main_script_file="echo.py",
-        output_schema_str="a long",
-        num_workers=2,
-        num_ps=1,
-    )
-    with pytest.raises(ParamError, match="not supported yet"):
+    op = TensorFlowBatchOp(user_files=[script], main_script_file="echo.py",
+                           output_schema_str="a long", num_ps=local_env)
+    with pytest.raises(ParamError, match="leaves no worker"):
         MemSourceBatchOp([(1,)], "a long").link(op)
 
 

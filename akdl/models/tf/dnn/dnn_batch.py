@@ -14,6 +14,7 @@ from typing import Any
 from akdl.distribute import strategy_from_tf_config
 from akdl.model_rows import saved_model_to_model_rows
 from akdl.models.tf.dnn.dnn_common import DnnParams, export_saved_model, make_dataset, train
+from bridge.steps import common_steps
 
 __all__ = ["main"]
 
@@ -24,8 +25,16 @@ def main(task_config: Any) -> None:
 
     params = DnnParams.from_user_params(task_config.user_params)
     strategy = strategy_from_tf_config()
-    records = tf.data.TFRecordDataset(task_config.dataset_file)
-    model = train(strategy, params, make_dataset(task_config, params, records))
+    steps = common_steps(task_config.worker_dataset_lengths, params.batch_size)
+    if steps == 0:
+        print("a worker has no rows: no training step is possible; exporting the initial "
+              "model", flush=True)
+
+    def local_batches():
+        records = tf.data.TFRecordDataset(task_config.dataset_file)
+        return make_dataset(task_config, params, records).repeat()
+
+    model = train(strategy, params, local_batches, steps)
     if task_config.task_type != "chief":
         return
     export_dir = tempfile.mkdtemp(prefix="saved_model-", dir=task_config.work_dir)

@@ -1,8 +1,8 @@
 """Shared parts of the DNN classifier scripts (runs in the TF process).
 
 A small Keras MLP over numeric feature columns, trained with a custom loop under the strategy
-that TF_CONFIG implies (Keras 3 ``fit`` is broken under MultiWorkerMirroredStrategy, see
-docs/distributed.md), and exported as a SavedModel whose serving signature takes one float32
+that TF_CONFIG implies (Keras 3 ``fit`` is broken under MultiWorkerMirroredStrategy,
+keras-team/keras#20585), and exported as a SavedModel whose serving signature takes one float32
 tensor per feature column and returns ``probability`` and ``prediction``.
 """
 
@@ -44,7 +44,7 @@ class DnnParams:
 
 
 def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
-    """Batches of ``(features [batch, n] float32, label [batch] float32)``."""
+    """Shuffled batches of ``(features [batch, n] float32, label [batch] float32)``."""
     import tensorflow as tf
 
     spec = feature_spec(input_schema(task_config), [*params.feature_cols, params.label_col])
@@ -54,7 +54,7 @@ def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
         features = tf.stack([tf.cast(parsed[c], tf.float32) for c in params.feature_cols], 1)
         return features, tf.cast(parsed[params.label_col], tf.float32)
 
-    return records.batch(params.batch_size).map(to_xy)
+    return records.shuffle(10_000).batch(params.batch_size).map(to_xy)
 
 
 def build_model(params: DnnParams) -> Any:
@@ -67,38 +67,49 @@ def build_model(params: DnnParams) -> Any:
     return keras.Sequential(layers)
 
 
-def train(strategy: Any, params: DnnParams, dataset: Any) -> Any:
-    """Train a fresh model on ``dataset`` for ``num_epochs``; returns the model."""
+def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_epoch: int) -> Any:
+    """Train a fresh model for ``num_epochs`` of ``steps_per_epoch`` steps; returns it.
+
+    ``make_local_dataset()`` gives this worker's batches (its own shard: nothing is sharded
+    again). Every worker takes the same number of steps, so all-reduce never waits for a worker
+    that ran out of data.
+    """
     import keras
     import tensorflow as tf
 
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        raise NotImplementedError(
+            "the DNN scripts do not train under ParameterServerStrategy yet; use workers only"
+        )
     with strategy.scope():
         model = build_model(params)
         optimizer = keras.optimizers.Adam(params.learning_rate)
     loss_fn = keras.losses.BinaryCrossentropy(reduction="none")
+    global_batch = params.batch_size * strategy.num_replicas_in_sync
 
     def step(features, labels):
         with tf.GradientTape() as tape:
             probabilities = model(features, training=True)[:, 0]
             per_example = loss_fn(labels[:, None], probabilities[:, None])
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=params.batch_size)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
     @tf.function
-    def distributed_step(features, labels):
+    def distributed_step(iterator):
+        features, labels = next(iterator)
         losses = strategy.run(step, args=(features, labels))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
-    distributed = strategy.experimental_distribute_dataset(dataset)
+    batches = strategy.distribute_datasets_from_function(lambda _: make_local_dataset())
     for epoch in range(params.num_epochs):
-        total, steps = 0.0, 0
-        for features, labels in distributed:
-            total += float(distributed_step(features, labels))
-            steps += 1
-        print(f"epoch {epoch + 1}/{params.num_epochs}: {steps} steps, "
-              f"mean loss {total / max(steps, 1):.4f}", flush=True)
+        iterator = iter(batches)
+        total = 0.0
+        for _ in range(steps_per_epoch):
+            total += float(distributed_step(iterator))
+        print(f"epoch {epoch + 1}/{params.num_epochs}: {steps_per_epoch} steps, "
+              f"mean loss {total / max(steps_per_epoch, 1):.4f}", flush=True)
     return model
 
 

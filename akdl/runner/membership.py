@@ -1,0 +1,98 @@
+"""This TF process's place in the job's cluster, learned from the coordinator (TF process).
+
+The runner registers this task (its TF server's ``host:port`` and its shard size) once the
+shard is spooled, and gets back the whole cluster. A watch thread then waits for the round's
+outcome:
+
+* ABORT (another task failed): ``on_abort`` ends this process, so no peer hangs in a collective;
+* FINISH (the chief and every worker that runs user code are done): ``on_finish`` ends this
+  process if it is serve-only, i.e. a parameter server or a task blocked in
+  ``tf.distribute.Server.join()``. A task still running user code is never ended by FINISH.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from bridge.cluster import build_cluster
+from bridge.coordinator import CoordinatorClient, EventKind, RoundEvent
+from bridge.protos import channel_pb2, task_spec_pb2
+
+__all__ = ["ClusterMembership"]
+
+_LOOPBACK = "127.0.0.1"
+
+
+def _free_port(host: str = _LOOPBACK) -> int:
+    """A port free right now, for this task's TF server (which binds it later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ClusterMembership:
+    """Registration with the coordinator and reaction to the round's outcome.
+
+    Lifetime: one per TF process, from the end of spooling until the process exits.
+    """
+
+    def __init__(
+        self,
+        spec: task_spec_pb2.TaskSpec,
+        on_abort: Callable[[RoundEvent], None],
+        on_finish: Callable[[], None],
+    ):
+        self.task = spec.task
+        self.serve_only = spec.task.role == channel_pb2.PS
+        self._on_abort = on_abort
+        self._on_finish = on_finish
+        # Without a coordinator the task is alone: a cluster of just itself.
+        self._client = (
+            CoordinatorClient(
+                spec.coordinator_address, spec.coordinator_token, spec.task, spec.rpc_timeout_s
+            )
+            if spec.coordinator_address
+            else None
+        )
+        self._rendezvous_timeout_s = spec.rendezvous_timeout_s or None
+        self.cluster: dict[str, list[str]] = {}
+        self.worker_dataset_lengths: list[int] = []
+
+    def join(self, dataset_length: int) -> dict[str, list[str]]:
+        """Register, wait for every task, start watching; returns the TF cluster."""
+        port = _free_port()
+        if self._client is None:
+            self.cluster = build_cluster([f"{_LOOPBACK}:{port}"], [])
+            self.worker_dataset_lengths = [dataset_length]
+            return self.cluster
+        deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
+        info = self._client.register(_LOOPBACK, port, dataset_length, deadline)
+        self.cluster = build_cluster(info.worker_addresses, info.ps_addresses)
+        self.worker_dataset_lengths = list(info.worker_dataset_lengths)
+        self._client.watch(self._on_event)
+        return self.cluster
+
+    def _on_event(self, event: RoundEvent) -> None:
+        if event.kind is EventKind.ABORT:
+            if event.failed_task != self.task:
+                self._on_abort(event)
+        elif self.serve_only:
+            self._on_finish()
+
+    def mark_serve_only(self) -> None:
+        """This task will only serve (``server.join()``): FINISH may end it."""
+        if not self.serve_only:
+            self.serve_only = True
+            if self._client is not None:
+                self._client.mark_serve_only()
+
+    def report_done(self, success: bool, summary: str = "") -> None:
+        """Tell the coordinator how this task's ``main`` ended."""
+        if self._client is not None:
+            self._client.report_done(success, summary)
+
+    def close(self) -> None:
+        """Stop watching and close the connection."""
+        if self._client is not None:
+            self._client.close()

@@ -1,0 +1,31 @@
+"""The coordinators of the TF stages built by this driver (runs in the Flink driver).
+
+One coordinator per TF stage, started when the stage is added to the job graph. It serves every
+execution of that graph (each is a round) and lives as long as the driver process; all are
+closed when the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from bridge.coordinator import CoordinatorServer
+
+__all__ = ["start_coordinator"]
+
+_servers: list[CoordinatorServer] = []
+
+
+def start_coordinator(num_workers: int, num_ps: int) -> CoordinatorServer:
+    """Start a coordinator for a stage of ``num_workers`` workers and ``num_ps`` PS."""
+    if not _servers:
+        atexit.register(_close_all)
+    server = CoordinatorServer(num_workers, num_ps)
+    _servers.append(server)
+    return server
+
+
+def _close_all() -> None:
+    for server in _servers:
+        server.close()
+    _servers.clear()
