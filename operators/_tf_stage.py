@@ -22,7 +22,7 @@ from operators._task_plan import TaskPlan
 from operators._tf_function import TFTaskFunction
 from operators.types import row_type_info, table_schema, to_type_info
 
-__all__ = ["MAX_PARALLELISM", "build_tf_stage", "subtask_keys"]
+__all__ = ["MAX_PARALLELISM", "build_tf_stage", "data_subtasks", "subtask_keys"]
 
 # Fixed so that the key -> subtask mapping computed here holds at run time.
 MAX_PARALLELISM = 128
@@ -61,13 +61,21 @@ def _stream_type(ft: FieldType) -> FieldType:
     return ft
 
 
-def _keyed_query(view: str, schema: Schema, keys: list[int], num_workers: int) -> str:
+def data_subtasks(num_workers: int, num_ps: int) -> range:
+    """The subtasks that receive rows: every worker, except the chief when there are PS.
+
+    Under TF 2's ParameterServerStrategy the chief only coordinates; the workers read the data.
+    """
+    return range(1 if num_ps and num_workers > 1 else 0, num_workers)
+
+
+def _keyed_query(view: str, schema: Schema, keys: list[int], data: range) -> str:
     casts = [f"CAST({_quote(f.name)} AS {_stream_type(f.type).sql()})" for f in schema.fields]
     nulls = [f"CAST(NULL AS {_stream_type(f.type).sql()})" for f in schema.fields]
-    worker_keys = "ARRAY[" + ", ".join(str(k) for k in keys[:num_workers]) + "]"
+    worker_keys = "ARRAY[" + ", ".join(str(keys[i]) for i in data) + "]"
     # An array index evaluates RAND_INTEGER once per row (a CASE would re-evaluate it).
-    data = (
-        f"SELECT {worker_keys}[RAND_INTEGER({num_workers}) + 1] AS {_KEY_COLUMN}, "
+    rows = (
+        f"SELECT {worker_keys}[RAND_INTEGER({len(data)}) + 1] AS {_KEY_COLUMN}, "
         f"ROW(FALSE{''.join(', ' + c for c in casts)}) AS {_VALUE_COLUMN} FROM {view}"
     )
     control_keys = ", ".join(f"({k})" for k in keys)
@@ -75,7 +83,7 @@ def _keyed_query(view: str, schema: Schema, keys: list[int], num_workers: int) -
         f"SELECT k AS {_KEY_COLUMN}, ROW(TRUE{''.join(', ' + n for n in nulls)}) "
         f"AS {_VALUE_COLUMN} FROM (VALUES {control_keys}) AS control_rows(k)"
     )
-    return f"{data} UNION ALL {control}"
+    return f"{rows} UNION ALL {control}"
 
 
 def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) -> Table:
@@ -84,7 +92,8 @@ def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) 
     keys = subtask_keys(plan.parallelism)
     view = f"akdl_tf_input_{uuid.uuid4().hex}"
     t_env.create_temporary_view(view, table)
-    keyed_table = t_env.sql_query(_keyed_query(view, input_schema, keys, plan.num_workers))
+    data = data_subtasks(plan.num_workers, plan.num_ps)
+    keyed_table = t_env.sql_query(_keyed_query(view, input_schema, keys, data))
     value_type = Types.ROW(
         [Types.BOOLEAN()] + [to_type_info(_stream_type(t)) for t in input_schema.types]
     )

@@ -92,6 +92,21 @@ class _ScriptOperatorMixin:
                                  f"{default_parallelism}; set numWorkers")
         return workers, ps
 
+    def _check_slots(self, t_env, needed: int) -> None:
+        """Fail now if the configured slots cannot run every TF process at once.
+
+        The TF processes of a stage wait for each other at the rendezvous; with fewer slots
+        than processes, Flink would run some only after others finish, which never happens.
+        """
+        configured = t_env.get_config().get("taskmanager.numberOfTaskSlots", "")
+        if configured and int(configured) < needed:
+            raise self._fail(
+                "numWorkers",
+                f"+ numPSs = {needed} TF processes must run at once, but the environment has "
+                f"taskmanager.numberOfTaskSlots = {configured}; lower numWorkers/numPSs or "
+                f"give the task manager at least {needed} slots",
+            )
+
     def _plan(self, input_schema: str, output_schema: str, default_parallelism: int) -> TaskPlan:
         self._check_required()
         files, main = self._user_files()
@@ -126,6 +141,7 @@ class _ScriptOperatorMixin:
             table = table.select(*[_col(name) for name in selected])
         input_schema = schema_of_table(table).to_string()
         plan = self._plan(input_schema, output_schema, default_parallelism)
+        self._check_slots(table._t_env, plan.parallelism)
         return build_tf_stage(table._t_env, table, plan)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from bridge.cluster import build_cluster
 from bridge.coordinator import CoordinatorClient, EventKind, RoundEvent
+from bridge.errors import DeadlineExceeded
 from bridge.protos import channel_pb2, task_spec_pb2
 
 __all__ = ["ClusterMembership"]
@@ -67,7 +68,13 @@ class ClusterMembership:
             self.worker_dataset_lengths = [dataset_length]
             return self.cluster
         deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
-        info = self._client.register(_LOOPBACK, port, dataset_length, deadline)
+        try:
+            info = self._client.register(_LOOPBACK, port, dataset_length, deadline)
+        except DeadlineExceeded as exc:
+            raise DeadlineExceeded(
+                exc.waited_for, exc.timeout_s, exc.missing,
+                f"{exc.setting}; a TF stage needs numWorkers + numPSs free task slots at once",
+            ) from exc
         self.cluster = build_cluster(info.worker_addresses, info.ps_addresses)
         self.worker_dataset_lengths = list(info.worker_dataset_lengths)
         self._client.watch(self._on_event)

@@ -197,3 +197,35 @@ def test_a_failing_worker_ends_the_job_with_its_error(local_env, tmp_path):
             .link(tf_op(script, "total double", workers=2)).collect()
     assert "worker one exploded on purpose" in str(info.value)
     assert time.monotonic() - started < 150
+
+
+def test_seed_program_with_two_workers_and_a_ps_emits_the_model_once(local_env, tmp_path):
+    from operators import RandomTableSourceBatchOp
+
+    source = RandomTableSourceBatchOp().setNumRows(200).setNumCols(10)
+    params = {"featureCols": json.dumps(source.getColNames()), "labelCol": "label",
+              "batch_size": 16, "num_epochs": 1}
+    script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    op = (TensorFlowBatchOp().setUserFiles([script]).setMainScriptFile(script)
+          .setUserParams(json.dumps(params))
+          .setOutputSchemaStr("model_id long, model_info string")
+          .setNumWorkers(2).setNumPSs(1).setRendezvousTimeoutS(120.0))
+    rows = source.select("*, case when RAND() > 0.5 then 1. else 0. end as label") \
+        .link(op).collect()
+    ids = sorted(r[0] for r in rows)
+    assert ids == list(range(len(rows))) and len(rows) >= 2  # one model, not one per task
+    assert [r[1] for r in rows if r[0] == 0] == ["dnn_model.zip"]
+
+
+def test_more_tf_processes_than_slots_fails_before_the_job(tmp_path):
+    from bridge.errors import ParamError
+    from operators import use_local_env
+
+    use_local_env(2, {"taskmanager.numberOfTaskSlots": "2"})
+    try:
+        script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+        with pytest.raises(ParamError, match="numberOfTaskSlots = 2") as info:
+            MemSourceBatchOp([(1,)], "x long").link(tf_op(script, WHO_SCHEMA, workers=2, ps=1))
+        assert "at least 3 slots" in str(info.value)
+    finally:
+        use_local_env(2)

@@ -7,6 +7,7 @@ Runs in the TF process. ``user_params``: ``featureCols`` (JSON list), ``labelCol
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from typing import Any
@@ -25,13 +26,21 @@ def main(task_config: Any) -> None:
 
     params = DnnParams.from_user_params(task_config.user_params)
     strategy = strategy_from_tf_config()
-    steps = common_steps(task_config.worker_dataset_lengths, params.batch_size)
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        # The chief coordinates; each worker reads its own shard. The relative path resolves
+        # in the work dir of the worker that runs the dataset function.
+        shards = task_config.worker_dataset_lengths[1:]
+        steps = sum(math.ceil(n / params.batch_size) for n in shards) if all(shards) else 0
+        dataset_file = os.path.basename(task_config.dataset_file)
+    else:
+        steps = common_steps(task_config.worker_dataset_lengths, params.batch_size)
+        dataset_file = task_config.dataset_file
     if steps == 0:
         print("a worker has no rows: no training step is possible; exporting the initial "
               "model", flush=True)
 
     def local_batches():
-        records = tf.data.TFRecordDataset(task_config.dataset_file)
+        records = tf.data.TFRecordDataset(dataset_file)
         return make_dataset(task_config, params, records).repeat()
 
     model = train(strategy, params, local_batches, steps)

@@ -77,10 +77,6 @@ def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_e
     import keras
     import tensorflow as tf
 
-    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-        raise NotImplementedError(
-            "the DNN scripts do not train under ParameterServerStrategy yet; use workers only"
-        )
     with strategy.scope():
         model = build_model(params)
         optimizer = keras.optimizers.Adam(params.learning_rate)
@@ -96,6 +92,9 @@ def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_e
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        return _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step)
+
     @tf.function
     def distributed_step(iterator):
         features, labels = next(iterator)
@@ -110,6 +109,31 @@ def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_e
             total += float(distributed_step(iterator))
         print(f"epoch {epoch + 1}/{params.num_epochs}: {steps_per_epoch} steps, "
               f"mean loss {total / max(steps_per_epoch, 1):.4f}", flush=True)
+    return model
+
+
+def _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step):
+    """The chief schedules ``steps_per_epoch`` steps per epoch on the workers.
+
+    ``make_local_dataset`` runs on each worker, so each reads its own shard.
+    """
+    import tensorflow as tf
+
+    coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+    iterator = iter(coordinator.create_per_worker_dataset(make_local_dataset))
+
+    @tf.function
+    def worker_step(iterator):
+        features, labels = next(iterator)
+        return strategy.run(step, args=(features, labels))
+
+    for epoch in range(params.num_epochs):
+        losses = [coordinator.schedule(worker_step, args=(iterator,))
+                  for _ in range(steps_per_epoch)]
+        coordinator.join()
+        mean = sum(float(loss.fetch()) for loss in losses) / max(steps_per_epoch, 1)
+        print(f"epoch {epoch + 1}/{params.num_epochs}: {steps_per_epoch} steps on the workers, "
+              f"mean loss {mean:.4f}", flush=True)
     return model
 
 
