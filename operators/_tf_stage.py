@@ -20,9 +20,9 @@ from pyflink.table import StreamTableEnvironment, Table
 from bridge.schema import FieldType, Schema, TypeKind, parse_schema
 from operators._task_plan import TaskPlan
 from operators._tf_function import TFTaskFunction
-from operators.types import row_type_info, table_schema, to_type_info
+from operators.types import row_type_info, schema_of_table, table_schema, to_type_info
 
-__all__ = ["MAX_PARALLELISM", "build_tf_stage", "data_subtasks", "subtask_keys"]
+__all__ = ["MAX_PARALLELISM", "build_tf_stage", "data_subtasks", "keyed_input", "subtask_keys"]
 
 # Fixed so that the key -> subtask mapping computed here holds at run time.
 MAX_PARALLELISM = 128
@@ -86,23 +86,35 @@ def _keyed_query(view: str, schema: Schema, keys: list[int], data: range) -> str
     return f"{rows} UNION ALL {control}"
 
 
-def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) -> Table:
-    """Append the TF stage described by ``plan`` to ``table``; returns the output table."""
-    input_schema = parse_schema(plan.input_schema)
-    keys = subtask_keys(plan.parallelism)
+def keyed_input(
+    t_env: StreamTableEnvironment, table: Table, parallelism: int, data: range
+) -> KeyedStream:
+    """``table``'s rows keyed for a stage of ``parallelism`` subtasks.
+
+    Each row goes to one of the ``data`` subtasks; every subtask also gets one control row.
+    Elements are ``(is_control, col_1, ..., col_n)``. The consumer must run at ``parallelism``
+    with max parallelism :data:`MAX_PARALLELISM`.
+    """
+    input_schema = schema_of_table(table)
+    keys = subtask_keys(parallelism)
     view = f"akdl_tf_input_{uuid.uuid4().hex}"
     t_env.create_temporary_view(view, table)
-    data = data_subtasks(plan.num_workers, plan.num_ps)
     keyed_table = t_env.sql_query(_keyed_query(view, input_schema, keys, data))
     value_type = Types.ROW(
         [Types.BOOLEAN()] + [to_type_info(_stream_type(t)) for t in input_schema.types]
     )
     stream = t_env.to_append_stream(keyed_table, Types.ROW([Types.INT(), value_type]))
-    gateway = get_gateway()
     j_keyed = stream._j_data_stream.keyBy(
-        gateway.jvm.KeyByKeySelector(), Types.ROW([Types.INT()]).get_java_type_info()
+        get_gateway().jvm.KeyByKeySelector(), Types.ROW([Types.INT()]).get_java_type_info()
     )
-    keyed = KeyedStream(j_keyed, value_type, stream)
+    return KeyedStream(j_keyed, value_type, stream)
+
+
+def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) -> Table:
+    """Append the TF stage described by ``plan`` to ``table``; returns the output table."""
+    keyed = keyed_input(
+        t_env, table, plan.parallelism, data_subtasks(plan.num_workers, plan.num_ps)
+    )
     output_schema = parse_schema(plan.output_schema)
     output = (
         keyed.process(TFTaskFunction(plan), output_type=row_type_info(output_schema))

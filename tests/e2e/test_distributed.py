@@ -229,3 +229,13 @@ def test_more_tf_processes_than_slots_fails_before_the_job(tmp_path):
         assert "at least 3 slots" in str(info.value)
     finally:
         use_local_env(2)
+
+
+def test_without_counts_every_subtask_is_a_worker(local_env, tmp_path):
+    script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+    op = TensorFlowBatchOp(user_files=[script], main_script_file="who.py",
+                           output_schema_str=WHO_SCHEMA)
+    rows = MemSourceBatchOp([(i,) for i in range(50)], "x long").link(op).collect()
+    assert sorted(r[0] for r in rows) == ["chief:0", "worker:0"]  # local_env parallelism 2
+    assert sum(r[1] for r in rows) == 50
+    assert all("ps" not in json.loads(r[3])["cluster"] for r in rows)
