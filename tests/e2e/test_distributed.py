@@ -17,13 +17,6 @@ from operators import MemSourceBatchOp, TensorFlowBatchOp
 
 pytestmark = pytest.mark.e2e
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def write_script(tmp_path, name: str, body: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return str(path)
 
 
 def tf_op(script: str, output_schema: str, workers: int, ps: int = 0, **params):
@@ -52,8 +45,8 @@ WHO_SCRIPT = """
 WHO_SCHEMA = "task string, length long, lengths string, tf_config string, cluster_agrees boolean"
 
 
-def test_three_workers_get_exact_uneven_shards_and_the_chief_layout(local_env, tmp_path):
-    script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+def test_three_workers_get_exact_uneven_shards_and_the_chief_layout(local_env, write_script):
+    script = write_script("who.py", WHO_SCRIPT)
     rows = MemSourceBatchOp([(i,) for i in range(1000)], "x long") \
         .link(tf_op(script, WHO_SCHEMA, workers=3)).collect()
     by_task = {r[0]: r for r in rows}
@@ -66,8 +59,8 @@ def test_three_workers_get_exact_uneven_shards_and_the_chief_layout(local_env, t
     assert sorted(cluster) == ["chief", "worker"] and len(cluster["worker"]) == 2
 
 
-def test_one_row_over_three_workers_finishes(local_env, tmp_path):
-    script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+def test_one_row_over_three_workers_finishes(local_env, write_script):
+    script = write_script("who.py", WHO_SCRIPT)
     rows = MemSourceBatchOp([(7,)], "x long").link(tf_op(script, WHO_SCHEMA, workers=3)).collect()
     assert sorted(r[1] for r in rows) == [0, 0, 1]
 
@@ -81,12 +74,12 @@ def separable(n: int, seed: int) -> list[tuple]:
     return rows
 
 
-def test_all_reduce_dnn_over_three_workers_beats_chance(local_env, tmp_path):
+def test_all_reduce_dnn_over_three_workers_beats_chance(local_env, tmp_path, repo_root):
     from akdl import model_rows_to_saved_model
 
     params = {"featureCols": json.dumps(["a", "b"]), "labelCol": "label",
               "batch_size": 16, "num_epochs": 20, "learning_rate": 0.05}
-    script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    script = os.path.join(repo_root, "examples", "tf_dnn_batch.py")
     op = tf_op(script, "model_id long, model_info string", workers=3,
                user_params=json.dumps(params))
     rows = MemSourceBatchOp(separable(1000, 1), "a double, b double, label double") \
@@ -136,8 +129,8 @@ PS_TUTORIAL_SCRIPT = """
 """
 
 
-def test_tf_parameter_server_tutorial_pattern_completes(local_env, tmp_path):
-    script = write_script(tmp_path, "ps_tutorial.py", PS_TUTORIAL_SCRIPT)
+def test_tf_parameter_server_tutorial_pattern_completes(local_env, write_script):
+    script = write_script("ps_tutorial.py", PS_TUTORIAL_SCRIPT)
     rows = MemSourceBatchOp([(i,) for i in range(30)], "x long") \
         .link(tf_op(script, "device string, value double", workers=3, ps=1)).collect()
     assert len(rows) == 1
@@ -166,8 +159,8 @@ HELPER_PS_SCRIPT = """
 """
 
 
-def test_two_workers_and_a_ps_place_variables_on_the_ps_and_end(local_env, tmp_path):
-    script = write_script(tmp_path, "helper_ps.py", HELPER_PS_SCRIPT)
+def test_two_workers_and_a_ps_place_variables_on_the_ps_and_end(local_env, write_script):
+    script = write_script("helper_ps.py", HELPER_PS_SCRIPT)
     started = time.monotonic()
     rows = MemSourceBatchOp([(i,) for i in range(10)], "x long") \
         .link(tf_op(script, "device string, value double", workers=2, ps=1)).collect()
@@ -189,8 +182,8 @@ FAILING_WORKER_SCRIPT = """
 """
 
 
-def test_a_failing_worker_ends_the_job_with_its_error(local_env, tmp_path):
-    script = write_script(tmp_path, "fails.py", FAILING_WORKER_SCRIPT)
+def test_a_failing_worker_ends_the_job_with_its_error(local_env, write_script):
+    script = write_script("fails.py", FAILING_WORKER_SCRIPT)
     started = time.monotonic()
     with pytest.raises(Py4JJavaError) as info:
         MemSourceBatchOp([(i,) for i in range(20)], "x long") \
@@ -199,13 +192,13 @@ def test_a_failing_worker_ends_the_job_with_its_error(local_env, tmp_path):
     assert time.monotonic() - started < 150
 
 
-def test_seed_program_with_two_workers_and_a_ps_emits_the_model_once(local_env, tmp_path):
+def test_seed_program_with_two_workers_and_a_ps_emits_the_model_once(local_env, repo_root):
     from operators import RandomTableSourceBatchOp
 
     source = RandomTableSourceBatchOp().setNumRows(200).setNumCols(10)
     params = {"featureCols": json.dumps(source.getColNames()), "labelCol": "label",
               "batch_size": 16, "num_epochs": 1}
-    script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    script = os.path.join(repo_root, "examples", "tf_dnn_batch.py")
     op = (TensorFlowBatchOp().setUserFiles([script]).setMainScriptFile(script)
           .setUserParams(json.dumps(params))
           .setOutputSchemaStr("model_id long, model_info string")
@@ -217,13 +210,13 @@ def test_seed_program_with_two_workers_and_a_ps_emits_the_model_once(local_env, 
     assert [r[1] for r in rows if r[0] == 0] == ["dnn_model.zip"]
 
 
-def test_more_tf_processes_than_slots_fails_before_the_job(tmp_path):
+def test_more_tf_processes_than_slots_fails_before_the_job(write_script):
     from bridge.errors import ParamError
     from operators import use_local_env
 
     use_local_env(2, {"taskmanager.numberOfTaskSlots": "2"})
     try:
-        script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+        script = write_script("who.py", WHO_SCRIPT)
         with pytest.raises(ParamError, match="numberOfTaskSlots = 2") as info:
             MemSourceBatchOp([(1,)], "x long").link(tf_op(script, WHO_SCHEMA, workers=2, ps=1))
         assert "at least 3 slots" in str(info.value)
@@ -231,8 +224,8 @@ def test_more_tf_processes_than_slots_fails_before_the_job(tmp_path):
         use_local_env(2)
 
 
-def test_without_counts_every_subtask_is_a_worker(local_env, tmp_path):
-    script = write_script(tmp_path, "who.py", WHO_SCRIPT)
+def test_without_counts_every_subtask_is_a_worker(local_env, write_script):
+    script = write_script("who.py", WHO_SCRIPT)
     op = TensorFlowBatchOp(user_files=[script], main_script_file="who.py",
                            output_schema_str=WHO_SCHEMA)
     rows = MemSourceBatchOp([(i,) for i in range(50)], "x long").link(op).collect()

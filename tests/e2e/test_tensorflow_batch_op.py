@@ -19,13 +19,6 @@ from operators import MemSourceBatchOp, RandomTableSourceBatchOp, TensorFlowBatc
 
 pytestmark = pytest.mark.e2e
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def write_script(tmp_path, name: str, body: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return str(path)
 
 
 def tf_op(script: str, output_schema: str, **params) -> TensorFlowBatchOp:
@@ -91,8 +84,8 @@ ALL_TYPES_ROWS = [
 ]
 
 
-def test_every_input_type_round_trips_exactly(local_env, tmp_path):
-    script = write_script(tmp_path, "echo.py", ECHO_SCRIPT)
+def test_every_input_type_round_trips_exactly(local_env, write_script):
+    script = write_script("echo.py", ECHO_SCRIPT)
     rows = MemSourceBatchOp(ALL_TYPES_ROWS, ALL_TYPES).link(tf_op(script, ALL_TYPES)).collect()
     assert len(rows) == 3
     by_i64 = {row[3]: row for row in rows}
@@ -129,16 +122,16 @@ COUNT_SCRIPT = """
 """
 
 
-def test_exact_row_count_at_100k_rows(local_env, tmp_path):
+def test_exact_row_count_at_100k_rows(local_env, write_script):
     n = 100_000
-    script = write_script(tmp_path, "count.py", COUNT_SCRIPT)
+    script = write_script("count.py", COUNT_SCRIPT)
     source = RandomTableSourceBatchOp(num_rows=n, num_cols=3, id_col="id")
     rows = source.link(tf_op(script, "length long, seen long, id_sum long")).collect()
     assert [tuple(r) for r in rows] == [(n, n, n * (n - 1) // 2)]
 
 
-def test_zero_input_rows(local_env, tmp_path):
-    script = write_script(tmp_path, "count.py", COUNT_SCRIPT)
+def test_zero_input_rows(local_env, write_script):
+    script = write_script("count.py", COUNT_SCRIPT)
     source = RandomTableSourceBatchOp(num_rows=10, num_cols=2, id_col="id").filter("id < 0")
     rows = source.link(tf_op(script, "length long, seen long, id_sum long")).collect()
     assert [tuple(r) for r in rows] == [(0, 0, 0)]
@@ -161,9 +154,9 @@ PARAMS_SCRIPT = """
 """
 
 
-def test_user_params_types_selected_cols_and_second_user_file(local_env, tmp_path):
-    script = write_script(tmp_path, "params_main.py", PARAMS_SCRIPT)
-    helper = write_script(tmp_path, "helper_module.py", "def shout(s):\n    return s.upper()\n")
+def test_user_params_types_selected_cols_and_second_user_file(local_env, write_script):
+    script = write_script("params_main.py", PARAMS_SCRIPT)
+    helper = write_script("helper_module.py", "def shout(s):\n    return s.upper()\n")
     params = {"i": 1, "f": 1.5, "s": "x", "b": True, "l": [1, "a"], "d": {"k": None}, "n": None}
     op = TensorFlowBatchOp(
         user_files=[script, helper],
@@ -193,16 +186,16 @@ def test_user_params_types_selected_cols_and_second_user_file(local_env, tmp_pat
     assert row[5] == "chief:0/1"
 
 
-def test_bad_output_schema_fails_before_the_job_starts(local_env, tmp_path):
-    script = write_script(tmp_path, "echo.py", ECHO_SCRIPT)
+def test_bad_output_schema_fails_before_the_job_starts(local_env, write_script):
+    script = write_script("echo.py", ECHO_SCRIPT)
     source = MemSourceBatchOp([(1,)], "a long")
     with pytest.raises(ParamError) as info:
         source.link(tf_op(script, "model_id long, model_info strng"))
     assert "outputSchemaStr" in str(info.value) and "'strng'" in str(info.value)
 
 
-def test_ps_count_that_leaves_no_worker_is_rejected(local_env, tmp_path):
-    script = write_script(tmp_path, "echo.py", ECHO_SCRIPT)
+def test_ps_count_that_leaves_no_worker_is_rejected(local_env, write_script):
+    script = write_script("echo.py", ECHO_SCRIPT)
     op = TensorFlowBatchOp(user_files=[script], main_script_file="echo.py",
                            output_schema_str="a long", num_ps=local_env)
     with pytest.raises(ParamError, match="leaves no worker"):
@@ -215,17 +208,15 @@ def _job_error(op_source, op) -> str:
     return str(info.value)
 
 
-def test_script_without_main_fails_naming_main(local_env, tmp_path):
-    script = write_script(tmp_path, "no_main.py", "def train(task_config):\n    pass\n")
+def test_script_without_main_fails_naming_main(local_env, write_script):
+    script = write_script("no_main.py", "def train(task_config):\n    pass\n")
     message = _job_error(MemSourceBatchOp([(1,)], "a long"), tf_op(script, "a long"))
     assert "does not define a function 'main(task_config)'" in message
     assert "TensorFlowBatchOp" in message and "chief:0" in message
 
 
-def test_exception_in_main_fails_the_job_with_the_users_traceback(local_env, tmp_path):
-    script = write_script(
-        tmp_path,
-        "raises.py",
+def test_exception_in_main_fails_the_job_with_the_users_traceback(local_env, write_script):
+    script = write_script("raises.py",
         """
         def helper(n):
             raise ValueError(f"bad value {n} from the user script")
@@ -240,10 +231,8 @@ def test_exception_in_main_fails_the_job_with_the_users_traceback(local_env, tmp
     assert "raises.py" in message and "chief:0" in message
 
 
-def test_output_that_does_not_fit_the_schema_names_the_column(local_env, tmp_path):
-    script = write_script(
-        tmp_path,
-        "wrong_type.py",
+def test_output_that_does_not_fit_the_schema_names_the_column(local_env, write_script):
+    script = write_script("wrong_type.py",
         """
         import tensorflow as tf
 
@@ -257,12 +246,12 @@ def test_output_that_does_not_fit_the_schema_names_the_column(local_env, tmp_pat
     assert "column 'score' declared DOUBLE" in message and "int64_list" in message
 
 
-def test_seed_example_runs_as_written_and_its_model_loads_in_plain_tf(tmp_path):
+def test_seed_example_runs_as_written_and_its_model_loads_in_plain_tf(tmp_path, repo_root):
     # Loopback UDFs run in this process and set PYFLINK_GATEWAY_DISABLED; a fresh driver must
     # not inherit it.
     env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
     result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "examples", "seed_example.py")],
+        [sys.executable, os.path.join(repo_root, "examples", "seed_example.py")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -273,7 +262,7 @@ def test_seed_example_runs_as_written_and_its_model_loads_in_plain_tf(tmp_path):
     assert "model_id" in result.stdout and "rows in set" in result.stdout
 
 
-def test_seed_model_rows_become_a_saved_model_that_predicts(local_env, tmp_path):
+def test_seed_model_rows_become_a_saved_model_that_predicts(local_env, tmp_path, repo_root):
     from akdl import model_rows_to_saved_model
 
     source = RandomTableSourceBatchOp().setNumRows(100).setNumCols(10)
@@ -283,7 +272,7 @@ def test_seed_model_rows_become_a_saved_model_that_predicts(local_env, tmp_path)
         "batch_size": 16,
         "num_epochs": 1,
     }
-    script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    script = os.path.join(repo_root, "examples", "tf_dnn_batch.py")
     op = (
         TensorFlowBatchOp()
         .setUserFiles([script])
