@@ -466,6 +466,20 @@ class CoordinatorState:
                 return self._forgotten(round_number).outcome
             return rnd.outcome
 
+    def cancel(self, reason: str) -> RoundEvent | None:
+        """Abort the current round for a reason outside the tasks (the job was cancelled).
+
+        Every task of the round receives ABORT without a failed task and ends. Returns the
+        abort, or ``None`` when the round had already ended.
+        """
+        with self._cond:
+            rnd = self._lookup(0)
+            if rnd is None or rnd.outcome is not None:
+                return None
+            rnd.outcome = RoundEvent(EventKind.ABORT, rnd.number, None, reason)
+            self._cond.notify_all()
+            return rnd.outcome
+
     def close(self) -> None:
         """Wake every waiter; waits then return at once. Used when the server stops."""
         with self._cond:
@@ -646,6 +660,10 @@ class CoordinatorServer:
             advertised_host = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
         self.address = _join_host_port(advertised_host, bound)
         self._server.start()
+
+    def cancel(self, reason: str) -> None:
+        """Abort the running round, if any: its tasks receive ABORT and end."""
+        self.state.cancel(reason)
 
     def close(self, grace_s: float = 0.5) -> None:
         """Wake every held call and stop the server; later calls do nothing."""

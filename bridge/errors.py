@@ -10,7 +10,9 @@ __all__ = [
     "ChannelClosedError",
     "CoordinatorError",
     "InvalidTaskError",
+    "JobAbortedError",
     "PeerFailedError",
+    "PredictError",
     "DeadlineExceeded",
     "ParamError",
     "SchemaError",
@@ -142,6 +144,10 @@ class PeerFailedError(AkdlError, RuntimeError):
         super().__init__(f"TF process {failed_task} failed (round {round_number}): {reason}")
 
 
+class JobAbortedError(AkdlError, RuntimeError):
+    """The round was aborted from outside its tasks, e.g. because the job was cancelled."""
+
+
 class CoordinatorError(AkdlError, RuntimeError):
     """The coordinator rejected a call (wrong token, invalid task) or could not be set up."""
 
@@ -150,3 +156,13 @@ class CoordinatorError(AkdlError, RuntimeError):
         self.code = code
         self.details = details
         super().__init__(f"coordinator call {call} failed with {code}: {details}")
+
+
+class PredictError(AkdlError, ValueError):
+    """A SavedModel cannot serve a prediction as configured, or a batch cannot be fed to it.
+
+    Raised for a missing or malformed model path, a signature key, tag, input or output that the
+    SavedModel lacks (the message lists what it has), column counts that do not match the
+    signature, and values whose type or shape the signature cannot take (the message names the
+    column, the signature tensor and what came).
+    """

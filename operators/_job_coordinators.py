@@ -11,7 +11,7 @@ import atexit
 
 from bridge.coordinator import CoordinatorServer
 
-__all__ = ["start_coordinator"]
+__all__ = ["cancel_running_rounds", "start_coordinator"]
 
 _servers: list[CoordinatorServer] = []
 
@@ -23,6 +23,16 @@ def start_coordinator(num_workers: int, num_ps: int) -> CoordinatorServer:
     server = CoordinatorServer(num_workers, num_ps)
     _servers.append(server)
     return server
+
+
+def cancel_running_rounds(reason: str) -> None:
+    """End the TF processes of every running stage of this driver (its job was cancelled).
+
+    Flink does not always call a Python function's ``close`` when a job is cancelled, so the
+    driver tells the TF processes itself, through their coordinators.
+    """
+    for server in _servers:
+        server.cancel(reason)
 
 
 def _close_all() -> None:

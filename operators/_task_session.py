@@ -115,6 +115,26 @@ class TaskSession:
         if self._batcher.add(self._encoder.encode(values)):
             self._send_batch()
 
+    def flush_input(self) -> None:
+        """Send the queued rows now, even if the batch is not full (stream stages)."""
+        if len(self._batcher):
+            self._send_batch()
+
+    def poll(self) -> list[list[Any]]:
+        """Output that has arrived so far; raises the task's error if its process ended badly.
+
+        For periodic calls while no input arrives (stream stages): a crashed TF process is
+        noticed here, not only when the next row is fed.
+        """
+        rows = self.take_output()
+        if self._process.poll() is not None and self._server.collector.result is None:
+            self._check_alive()
+        result = self._server.collector.result
+        if result is not None and result.error is not None:
+            self.failed = True
+            result.raise_if_failed(self.label, self.plan.operator_name)
+        return rows + self.take_output()
+
     def _send_batch(self) -> None:
         deadline = Deadline(
             self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"

@@ -8,14 +8,16 @@ emitted. ``close`` stops the process on every other exit path (failure, cancel).
 
 from __future__ import annotations
 
+import time
+
 from pyflink.common import Row
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext, TimeDomain
 
 from bridge.errors import AkdlError
 from operators._task_plan import TaskPlan
 from operators._task_session import TaskSession
 
-__all__ = ["END_OF_INPUT_TS", "TFTaskFunction"]
+__all__ = ["END_OF_INPUT_TS", "TFStreamTaskFunction", "TFTaskFunction"]
 
 END_OF_INPUT_TS = 2**63 - 1
 
@@ -65,6 +67,9 @@ class TFTaskFunction(KeyedProcessFunction):
         """End of input: finish the TF task and emit the rest of its output."""
         if timestamp != END_OF_INPUT_TS or self._session is None:
             return
+        yield from self._finish()
+
+    def _finish(self):
         session = self._session
         try:
             rows = session.finish()
@@ -80,3 +85,58 @@ class TFTaskFunction(KeyedProcessFunction):
             self._session.failed = True
             self._session.close()
             self._session = None
+
+
+class TFStreamTaskFunction(TFTaskFunction):
+    """The stream variant: output reaches Flink without waiting for the next input row.
+
+    Besides draining on each element and at end of input, a processing-time timer fires every
+    ``plan.flush_interval_ms`` to send buffered input to the TF process, drain its output and
+    notice a crashed process. A timer that fires after end of input finds no session and
+    stops the chain (the guard against late timers).
+    """
+
+    def __init__(self, plan: TaskPlan):
+        super().__init__(plan)
+        self._interval_s = plan.flush_interval_ms / 1000
+        self._input_flushed_at = 0.0
+
+    def _start(self, ctx: KeyedProcessFunction.Context) -> TaskSession:
+        session = super()._start(ctx)
+        self._schedule_flush(ctx)
+        return session
+
+    def _schedule_flush(self, ctx) -> None:
+        service = ctx.timer_service()
+        service.register_processing_time_timer(
+            service.current_processing_time() + self._plan.flush_interval_ms
+        )
+
+    def process_element(self, value, ctx: KeyedProcessFunction.Context):
+        """Feed the row; send buffered input once it has waited a flush interval."""
+        session = self._session or self._start(ctx)
+        if not value[0]:
+            session.feed(value[1:])
+            now = time.monotonic()
+            if now - self._input_flushed_at >= self._interval_s:
+                session.flush_input()
+                self._input_flushed_at = now
+        if session.has_output:
+            return [Row(*values) for values in session.take_output()]
+        return None
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        """Periodic flush (processing time), or end of input (event time ``Long.MAX``)."""
+        if self._session is None:
+            return
+        if ctx.time_domain() == TimeDomain.EVENT_TIME:
+            if timestamp == END_OF_INPUT_TS:
+                yield from self._finish()
+            return
+        session = self._session
+        session.flush_input()
+        self._input_flushed_at = time.monotonic()
+        rows = session.poll()
+        self._schedule_flush(ctx)
+        for values in rows:
+            yield Row(*values)

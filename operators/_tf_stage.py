@@ -19,7 +19,7 @@ from pyflink.table import StreamTableEnvironment, Table
 
 from bridge.schema import FieldType, Schema, TypeKind, parse_schema
 from operators._task_plan import TaskPlan
-from operators._tf_function import TFTaskFunction
+from operators._tf_function import TFStreamTaskFunction, TFTaskFunction
 from operators.types import row_type_info, schema_of_table, table_schema, to_type_info
 
 __all__ = ["MAX_PARALLELISM", "build_tf_stage", "data_subtasks", "keyed_input", "subtask_keys"]
@@ -116,8 +116,9 @@ def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) 
         t_env, table, plan.parallelism, data_subtasks(plan.num_workers, plan.num_ps)
     )
     output_schema = parse_schema(plan.output_schema)
+    function = TFStreamTaskFunction(plan) if plan.flush_interval_ms else TFTaskFunction(plan)
     output = (
-        keyed.process(TFTaskFunction(plan), output_type=row_type_info(output_schema))
+        keyed.process(function, output_type=row_type_info(output_schema))
         .name(plan.operator_name)
         .set_parallelism(plan.parallelism)
         .set_max_parallelism(MAX_PARALLELISM)

@@ -34,6 +34,7 @@ from pyflink.table import StreamTableEnvironment, Table, TableDescriptor
 from bridge.errors import AkdlError, SchemaError
 from bridge.schema import parse_type
 from operators import env as _env
+from operators._job_coordinators import cancel_running_rounds
 from operators.params import WithParams
 from operators.types import table_type_strings
 
@@ -460,6 +461,38 @@ class StreamOperator(_TableOperator):
     """Base of stream operators: a PyFlink ``Table`` in the streaming environment."""
 
     _STREAM = True
+
+    def collect(self, max_rows: int | None = None) -> list[Row]:
+        """Runs a job and returns its output rows.
+
+        Without ``max_rows`` the stream must be bounded: this returns when it ends. With
+        ``max_rows``, the first ``max_rows`` rows are returned as soon as they have arrived and
+        the job is then cancelled, which is how to sample an unbounded stream (every TF process
+        of the job is stopped). Those rows come through PyFlink's row-by-row collect.
+
+        Args:
+            max_rows: stop after this many rows; ``None`` to read to the end.
+
+        Returns:
+            The rows, as PyFlink ``Row`` objects.
+        """
+        if max_rows is None:
+            return super().collect()
+        if max_rows < 0:
+            raise ValueError(f"max_rows must be >= 0, got {max_rows}")
+        rows: list[Row] = []
+        if max_rows == 0:
+            return rows
+        # Closing the iterator cancels the job; the coordinators end its TF processes.
+        try:
+            with self._output().execute().collect() as results:
+                for row in results:
+                    rows.append(row)
+                    if len(rows) >= max_rows:
+                        break
+        finally:
+            cancel_running_rounds(f"the job was cancelled after collecting {len(rows)} rows")
+        return rows
 
     def print(self) -> None:
         """Registers a print sink for the output; `StreamOperator.execute` runs it (as Alink).

@@ -145,6 +145,10 @@ class _RandomTableSource(_Source):
         if num_rows is not None:
             builder = builder.option("number-of-rows", str(num_rows))
         if id_col:
+            if num_rows is None:
+                # datagen holds a sequence's every value in memory before the first row.
+                raise ParamError(self._operator_name(), "idCol",
+                                 "needs maxRows: an unbounded stream has no id sequence")
             if num_rows:
                 builder = builder.option(f"fields.{id_col}.kind", "sequence")
                 builder = builder.option(f"fields.{id_col}.start", "0")
@@ -181,12 +185,14 @@ class RandomTableSourceBatchOp(_RandomTableSource, BatchOperator):
 class RandomTableSourceStreamOp(_RandomTableSource, StreamOperator):
     """A stream of uniformly random DOUBLEs in [0, 1), generated on the Java side.
 
-    Like `RandomTableSourceBatchOp`; ``maxRows`` bounds the stream (Alink's name). The id column
-    (``idCol``) counts 0..maxRows-1.
+    Like `RandomTableSourceBatchOp`; ``maxRows`` bounds the stream (Alink's name), and without
+    it the stream runs until cancelled. The id column (``idCol``, which needs ``maxRows``)
+    counts 0..maxRows-1.
     """
 
     PARAMS = (
-        Param("maxRows", int, required=True, doc="number of rows", validate=at_least(0)),
+        Param("maxRows", int, validate=at_least(0),
+              doc="number of rows (default: unbounded)"),
         Param("rowsPerSecond", int, validate=at_least(1),
               doc="generation rate per source subtask (default: unthrottled)"),
     )

@@ -7,6 +7,7 @@ TF process per subtask, feeds it that subtask's rows, and turns what it writes t
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any, ClassVar
@@ -18,11 +19,16 @@ from operators import env as _env
 from operators._job_coordinators import start_coordinator
 from operators._task_plan import TaskPlan
 from operators._tf_stage import build_tf_stage
-from operators.base import BatchOperator
+from operators.base import BatchOperator, StreamOperator
 from operators.params import Param, at_least, json_dict_string, json_list
 from operators.types import schema_of_table
 
-__all__ = ["TensorFlow2BatchOp", "TensorFlowBatchOp"]
+__all__ = [
+    "TensorFlow2BatchOp",
+    "TensorFlow2StreamOp",
+    "TensorFlowBatchOp",
+    "TensorFlowStreamOp",
+]
 
 SCRIPT_PARAMS = (
     Param("userFiles", list, default=[], convert=json_list,
@@ -48,6 +54,29 @@ SCRIPT_PARAMS = (
     Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
           doc="how long all TF processes may take to start and register with each other"),
 )
+
+
+BUNDLE_TIME_KEY = "python.fn-execution.bundle.time"
+_log = logging.getLogger("akdl.operators")
+
+
+def cap_bundle_time(t_env, flush_interval_ms: int, operator: str) -> None:
+    """Make PyFlink hand Python output to Flink at least every ``flush_interval_ms``.
+
+    PyFlink holds a Python function's output until its bundle ends (every
+    ``python.fn-execution.bundle.time`` ms, 1000 by default), which would add up to that much
+    to a stream stage's latency. Unset, it is set to the flush interval; a larger value the
+    user chose is kept, with a warning, since it bounds the latency instead.
+    """
+    config = t_env.get_config()
+    current = config.get(BUNDLE_TIME_KEY, None)
+    if not current:
+        config.set(BUNDLE_TIME_KEY, str(flush_interval_ms))
+    elif int(current) > flush_interval_ms:
+        _log.warning(
+            "%s: %s = %s ms (set by you) delays output by up to that much; "
+            "flushIntervalMs is %d ms", operator, BUNDLE_TIME_KEY, current, flush_interval_ms,
+        )
 
 
 def resolve_python(python_env: str) -> str:
@@ -107,7 +136,13 @@ class _ScriptOperatorMixin:
                 f"give the task manager at least {needed} slots",
             )
 
-    def _plan(self, input_schema: str, output_schema: str, default_parallelism: int) -> TaskPlan:
+    def _plan(
+        self,
+        input_schema: str,
+        output_schema: str,
+        default_parallelism: int,
+        flush_interval_ms: int = 0,
+    ) -> TaskPlan:
         self._check_required()
         files, main = self._user_files()
         workers, ps = self._layout(default_parallelism)
@@ -129,9 +164,12 @@ class _ScriptOperatorMixin:
             coordinator_address=coordinator.address,
             coordinator_token=coordinator.token,
             rendezvous_timeout_s=self.getRendezvousTimeoutS(),
+            flush_interval_ms=flush_interval_ms,
         )
 
-    def _tf_output(self, table, output_schema_str: str, default_parallelism: int):
+    def _tf_output(
+        self, table, output_schema_str: str, default_parallelism: int, flush_interval_ms: int = 0
+    ):
         try:
             output_schema = parse_schema(output_schema_str).to_string()
         except ValueError as exc:
@@ -140,8 +178,10 @@ class _ScriptOperatorMixin:
         if selected:
             table = table.select(*[_col(name) for name in selected])
         input_schema = schema_of_table(table).to_string()
-        plan = self._plan(input_schema, output_schema, default_parallelism)
+        plan = self._plan(input_schema, output_schema, default_parallelism, flush_interval_ms)
         self._check_slots(table._t_env, plan.parallelism)
+        if flush_interval_ms:
+            cap_bundle_time(table._t_env, flush_interval_ms, plan.operator_name)
         return build_tf_stage(table._t_env, table, plan)
 
 
@@ -172,3 +212,37 @@ class TensorFlowBatchOp(_ScriptOperatorMixin, BatchOperator):
 
 class TensorFlow2BatchOp(TensorFlowBatchOp):
     """The same operator as :class:`TensorFlowBatchOp` (Alink kept both names)."""
+
+
+class TensorFlowStreamOp(_ScriptOperatorMixin, StreamOperator):
+    """Runs a TensorFlow script over a stream (Alink's TensorFlowStreamOp).
+
+    The script's ``task_config.dataset_fn()`` is fed live; what it writes reaches Flink within
+    about ``flushIntervalMs`` even while no input arrives.
+    """
+
+    _MODE: ClassVar[int] = task_spec_pb2.STREAM
+    PARAMS = (
+        *SCRIPT_PARAMS,
+        Param("outputSchemaStr", str, required=True,
+              doc='schema of the rows the script writes, e.g. "id long, score double"'),
+        Param("flushIntervalMs", int, default=100, validate=at_least(1),
+              doc="how often buffered input is sent to TF and its output drained into Flink "
+                  "while no row arrives; also caps python.fn-execution.bundle.time"),
+    )
+
+    def linkFrom(self, *ops: Any) -> TensorFlowStreamOp:
+        """Runs the script over the single input stream."""
+        self._check_required()
+        (table,) = self._input_tables(ops, 1)
+        self._set_output(
+            self._tf_output(
+                table, self.getOutputSchemaStr(), _env.get_parallelism(),
+                self.getFlushIntervalMs(),
+            )
+        )
+        return self
+
+
+class TensorFlow2StreamOp(TensorFlowStreamOp):
+    """The same operator as :class:`TensorFlowStreamOp` (Alink kept both names)."""

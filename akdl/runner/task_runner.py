@@ -2,7 +2,8 @@
 
 1. read the task spec and connect to the Flink subtask's channel;
 2. batch/train: spool the whole shard to ``<work_dir>/dataset.tfrecords`` while TensorFlow is
-   still importing in a background thread, counting records exactly;
+   still importing in a background thread, counting records exactly; stream: nothing yet, the
+   script's ``dataset_fn()`` reads the channel live (see ``live_input``);
 3. register with the job's coordinator and learn the cluster (see ``membership``), set
    ``TF_CONFIG`` and build the task config;
 4. import the user's main script and call ``main(task_config)``;
@@ -21,7 +22,8 @@ import threading
 import traceback
 from collections.abc import Sequence
 
-from akdl.runner.config import BatchTaskConfig, TFContext
+from akdl.runner.config import BatchTaskConfig, StreamTaskConfig, TFContext
+from akdl.runner.live_input import LiveInput
 from akdl.runner.membership import ClusterMembership
 from akdl.runner.output_writer import OutputWriter
 from akdl.runner.tfrecord import TFRecordWriter
@@ -29,13 +31,15 @@ from akdl.runner.user_script import load_main
 from akdl.runner.watchdog import start_parent_watchdog
 from bridge.channel_client import ChannelClient, OutputStream
 from bridge.cluster import build_tf_config, task_label, tf_task
-from bridge.errors import PeerFailedError
+from bridge.errors import JobAbortedError, PeerFailedError
 from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import parse_schema
 
 __all__ = ["main", "run_task"]
 
 DATASET_FILE = "dataset.tfrecords"
+# How long an aborted task tries to report why before it exits anyway.
+_ABORT_REPORT_S = 2.0
 _log = logging.getLogger("akdl.runner")
 
 
@@ -113,10 +117,19 @@ class _Task:
         self.membership = ClusterMembership(spec, self._peer_failed, self._finished)
 
     def _peer_failed(self, event) -> None:
-        failed = task_label(event.failed_task) if event.failed_task else "another task"
-        error = PeerFailedError(failed, event.reason, event.round)
+        if event.failed_task:
+            error: Exception = PeerFailedError(
+                task_label(event.failed_task), event.reason, event.round
+            )
+        else:  # aborted from outside the tasks, e.g. the job was cancelled
+            error = JobAbortedError(f"the job's round {event.round} was aborted: {event.reason}")
         _log.error("stopping: %s", error)
-        self.output.fail(_error_message(self.spec, error))
+        # Best effort: after a cancel nobody may read the channel any more.
+        sender = threading.Thread(
+            target=self.output.fail, args=(_error_message(self.spec, error),), daemon=True
+        )
+        sender.start()
+        sender.join(_ABORT_REPORT_S)
         _exit_now(1)
 
     def _finished(self) -> None:
@@ -140,10 +153,15 @@ class _Task:
 
     def _run_main(self, tf_import: _BackgroundImport) -> None:
         spec = self.spec
-        if spec.mode != task_spec_pb2.BATCH:
+        if spec.mode == task_spec_pb2.BATCH:
+            dataset_file = os.path.join(spec.work_dir, DATASET_FILE)
+            self.records_read = _spool(self.client, dataset_file)
+            live_input = None
+        elif spec.mode == task_spec_pb2.STREAM:
+            dataset_file = None
+            live_input = LiveInput(self.client)
+        else:
             raise NotImplementedError(f"task mode {task_spec_pb2.TaskMode.Name(spec.mode)}")
-        dataset_file = os.path.join(spec.work_dir, DATASET_FILE)
-        self.records_read = _spool(self.client, dataset_file)
         cluster = self.membership.join(self.records_read)
         task_type, task_index = tf_task(spec.task)
         os.environ["TF_CONFIG"] = build_tf_config(cluster, task_type, task_index)
@@ -160,22 +178,35 @@ class _Task:
             "output_schema": spec.output_schema,
             "operator": spec.operator_name,
         }
-        config = BatchTaskConfig(
-            tf_context=TFContext(dataset_file, None, properties),
+        common = dict(
             num_workers=spec.num_workers,
             cluster=cluster,
             task_type=task_type,
             task_index=task_index,
             work_dir=spec.work_dir,
             user_params=json.loads(spec.user_params_json or "{}"),
-            dataset_file=dataset_file,
-            dataset_length=self.records_read,
-            worker_dataset_lengths=self.membership.worker_dataset_lengths,
             output_writer=writer,
         )
+        if live_input is None:
+            config = BatchTaskConfig(
+                tf_context=TFContext(dataset_file, None, properties),
+                dataset_file=dataset_file,
+                dataset_length=self.records_read,
+                worker_dataset_lengths=self.membership.worker_dataset_lengths,
+                **common,
+            )
+        else:
+            config = StreamTaskConfig(
+                tf_context=TFContext(None, live_input.dataset, properties),
+                dataset_fn=live_input.dataset,
+                **common,
+            )
         main_fn = load_main(spec.main_script, spec.work_dir)
         main_fn(config)
         writer.close()
+        if live_input is not None:
+            live_input.drain()
+            self.records_read = live_input.records_read
 
 
 def run_task(spec: task_spec_pb2.TaskSpec) -> int:

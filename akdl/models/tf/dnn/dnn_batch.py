@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from typing import Any
 
 from akdl.distribute import strategy_from_tf_config
-from akdl.model_rows import saved_model_to_model_rows
-from akdl.models.tf.dnn.dnn_common import DnnParams, export_saved_model, make_dataset, train
+from akdl.models.tf.dnn.dnn_common import DnnParams, make_dataset, train, write_model_rows
 from bridge.steps import common_steps
 
 __all__ = ["main"]
@@ -44,10 +42,5 @@ def main(task_config: Any) -> None:
         return make_dataset(task_config, params, records).repeat()
 
     model = train(strategy, params, local_batches, steps)
-    if task_config.task_type != "chief":
-        return
-    export_dir = tempfile.mkdtemp(prefix="saved_model-", dir=task_config.work_dir)
-    export_saved_model(model, params.feature_cols, export_dir)
-    for model_id, info in saved_model_to_model_rows(export_dir, "dnn_model"):
-        task_config.output_writer.write_row({"model_id": model_id, "model_info": info})
-    print(f"wrote the model from {os.path.basename(export_dir)}", flush=True)
+    if task_config.task_type == "chief":
+        write_model_rows(task_config, model, params)

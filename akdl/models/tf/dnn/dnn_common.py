@@ -14,7 +14,15 @@ from typing import Any
 
 from akdl.data import feature_spec, input_schema
 
-__all__ = ["DnnParams", "build_model", "export_saved_model", "make_dataset", "train"]
+__all__ = [
+    "DnnParams",
+    "build_model",
+    "export_saved_model",
+    "make_dataset",
+    "parse_batch_fn",
+    "train",
+    "write_model_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,8 @@ class DnnParams:
         )
 
 
-def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
-    """Shuffled batches of ``(features [batch, n] float32, label [batch] float32)``."""
+def parse_batch_fn(task_config: Any, params: DnnParams) -> Any:
+    """A function from a batch of serialized Examples to ``(features [b, n], label [b])``."""
     import tensorflow as tf
 
     spec = feature_spec(input_schema(task_config), [*params.feature_cols, params.label_col])
@@ -54,6 +62,12 @@ def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
         features = tf.stack([tf.cast(parsed[c], tf.float32) for c in params.feature_cols], 1)
         return features, tf.cast(parsed[params.label_col], tf.float32)
 
+    return to_xy
+
+
+def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
+    """Shuffled batches of ``(features [batch, n] float32, label [batch] float32)``."""
+    to_xy = parse_batch_fn(task_config, params)
     return records.shuffle(10_000).batch(params.batch_size).map(to_xy)
 
 
@@ -169,3 +183,17 @@ def export_saved_model(model: Any, feature_cols: list[str], directory: str) -> s
     )
     tf.saved_model.save(module, directory, signatures={"serving_default": signature})
     return directory
+
+
+def write_model_rows(task_config: Any, model: Any, params: DnnParams) -> None:
+    """Export ``model`` into the work dir and write it through ``output_writer`` as model rows."""
+    import os
+    import tempfile
+
+    from akdl.model_rows import saved_model_to_model_rows
+
+    export_dir = tempfile.mkdtemp(prefix="saved_model-", dir=task_config.work_dir)
+    export_saved_model(model, params.feature_cols, export_dir)
+    for model_id, info in saved_model_to_model_rows(export_dir, "dnn_model"):
+        task_config.output_writer.write_row({"model_id": model_id, "model_info": info})
+    print(f"wrote the model from {os.path.basename(export_dir)}", flush=True)

@@ -1,0 +1,91 @@
+"""Alink's ``dnn_stream``: train the DNN incrementally on the live stream, then write model rows.
+
+Runs in the TF process of a stream task. ``user_params``: ``featureCols`` (JSON list),
+``labelCol``, ``batch_size``, ``learning_rate``. A stream is read once, so ``num_epochs`` does
+not apply. The chief writes the model as Alink model rows when the stream ends.
+
+Several workers train one model with all-reduce (``MultiWorkerMirroredStrategy``). No worker
+knows how many rows it will get, so every step first all-reduces how many rows the workers hold
+in this step: a worker whose stream has ended joins with an empty batch, and training stops
+when no worker has a row left. No worker ever waits in a collective that a peer skips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from akdl.distribute import strategy_from_tf_config
+from akdl.models.tf.dnn.dnn_common import DnnParams, build_model, parse_batch_fn, write_model_rows
+
+__all__ = ["main", "train_on_stream"]
+
+
+def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any, int]:
+    """Train a fresh model over ``batches`` of ``(features, label)``; returns it and the steps.
+
+    ``batches`` is this worker's own stream; the workers' streams may differ in length.
+    """
+    import keras
+    import tensorflow as tf
+
+    with strategy.scope():
+        model = build_model(params)
+        optimizer = keras.optimizers.Adam(params.learning_rate)
+    loss_fn = keras.losses.BinaryCrossentropy(reduction="none")
+    sum_op = tf.distribute.ReduceOp.SUM
+    num_features = len(params.feature_cols)
+    specs = (tf.TensorSpec([None, num_features], tf.float32), tf.TensorSpec([None], tf.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+    def rows_in_step(local_rows):
+        def count(rows):
+            # tf.identity places the value on this replica's device, which all_reduce needs.
+            return tf.distribute.get_replica_context().all_reduce(sum_op, tf.identity(rows))
+
+        # One replica per worker: its value already is the all-reduced total.
+        return strategy.experimental_local_results(strategy.run(count, args=(local_rows,)))[0]
+
+    @tf.function(input_signature=[*specs, tf.TensorSpec([], tf.float32)])
+    def train_step(features, labels, global_rows):
+        def step(features, labels):
+            with tf.GradientTape() as tape:
+                probabilities = model(features, training=True)[:, 0]
+                per_example = loss_fn(labels[:, None], probabilities[:, None])
+                loss = tf.reduce_sum(per_example) / global_rows
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        losses = strategy.run(step, args=(features, labels))
+        return strategy.reduce(sum_op, losses, axis=None)
+
+    empty = (tf.zeros([0, num_features], tf.float32), tf.zeros([0], tf.float32))
+    iterator = iter(batches)
+    steps, loss_sum = 0, 0.0
+    while True:
+        features, labels = next(iterator, empty)
+        global_rows = rows_in_step(tf.cast(tf.shape(labels)[0], tf.float32))
+        if float(global_rows) == 0:
+            break
+        loss_sum += float(train_step(features, labels, global_rows))
+        steps += 1
+        if steps % 100 == 0:
+            print(f"step {steps}: mean loss {loss_sum / 100:.4f}", flush=True)
+            loss_sum = 0.0
+    return model, steps
+
+
+def main(task_config: Any) -> None:
+    """Train on ``task_config.dataset_fn()`` until the stream ends; the chief writes the model."""
+    import tensorflow as tf
+
+    params = DnnParams.from_user_params(task_config.user_params)
+    strategy = strategy_from_tf_config()
+    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
+        raise ValueError("dnn_stream trains with all-reduce: set numPSs to 0")
+    to_xy = parse_batch_fn(task_config, params)
+    batches = task_config.dataset_fn().batch(params.batch_size).map(to_xy)
+    model, steps = train_on_stream(strategy, params, batches)
+    print(f"the stream ended after {steps} steps", flush=True)
+    if task_config.task_type == "chief":
+        write_model_rows(task_config, model, params)
