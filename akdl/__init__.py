@@ -1,9 +1,22 @@
 """akdl: TensorFlow scripts inside Apache Flink jobs.
 
-Runs in the TF processes that the Flink operators spawn (and, for the model-row helpers, in any
-Python process). Importing ``akdl`` never imports TensorFlow and never changes its behaviour.
+Runs in the TF processes that the Flink operators spawn (and, for the model-row helpers and
+`LocalPredictor`, in any Python process). Importing ``akdl`` never imports TensorFlow and never
+changes its behaviour: `LocalPredictor` is loaded on first use.
 """
+
+from typing import Any
 
 from akdl.model_rows import model_rows_to_saved_model, saved_model_to_model_rows
 
-__all__ = ["model_rows_to_saved_model", "saved_model_to_model_rows"]
+__all__ = ["LocalPredictor", "model_rows_to_saved_model", "saved_model_to_model_rows"]
+
+
+def __getattr__(name: str) -> Any:
+    """Loads `LocalPredictor` on first use, so ``import akdl`` stays light (PEP 562)."""
+    if name == "LocalPredictor":
+        from akdl.local_predictor import LocalPredictor
+
+        globals()[name] = LocalPredictor
+        return LocalPredictor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,3 +23,8 @@ from operators import tensorflow_op as _tensorflow_op
 from operators.tensorflow_op import *  # noqa: F403,E402
 
 __all__ += _tensorflow_op.__all__
+
+from operators import predict_op as _predict_op  # noqa: E402
+from operators.predict_op import *  # noqa: F403,E402
+
+__all__ += _predict_op.__all__

@@ -34,6 +34,8 @@ class TaskPlan:
         coordinator_token: the token its calls must carry.
         rendezvous_timeout_s: how long the tasks may take to all register.
         properties: extra free-form properties handed to ``TFContext.properties``.
+        model_file: a zipped SavedModel written to ``model.zip`` in each work dir (predict
+            stages fed from a model table); empty otherwise.
         flush_interval_ms: stream stages only: how often buffered input is sent to the TF
             process and its output drained into Flink while no row arrives; 0 in batch stages.
     """
@@ -58,6 +60,7 @@ class TaskPlan:
     rendezvous_timeout_s: float = 300.0
     properties: dict[str, str] = field(default_factory=dict)
     flush_interval_ms: int = 0
+    model_file: bytes = b""
 
     @property
     def parallelism(self) -> int:

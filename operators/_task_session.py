@@ -28,9 +28,10 @@ from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
 from operators._task_plan import TaskPlan
 
-__all__ = ["TaskSession"]
+__all__ = ["MODEL_FILE", "TaskSession"]
 
 _log = logging.getLogger("akdl.session")
+MODEL_FILE = "model.zip"
 # After the process exits, how long its last message may still be in flight.
 _EXIT_SETTLE_S = 3.0
 _WAIT_STEP_S = 0.1
@@ -64,6 +65,9 @@ class TaskSession:
         self.work_dir = tempfile.mkdtemp(prefix=f"akdl-{self.label.replace(':', '')}-", dir=root)
         for path in self.plan.user_files:
             shutil.copy(path, self.work_dir)
+        if self.plan.model_file:
+            with open(os.path.join(self.work_dir, MODEL_FILE), "wb") as f:
+                f.write(self.plan.model_file)
         self._server = ChannelServer(new_token())
         spec_path = os.path.join(self.work_dir, "task_spec.pb")
         with open(spec_path, "wb") as f:

@@ -9,15 +9,23 @@ emitted. ``close`` stops the process on every other exit path (failure, cancel).
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from pyflink.common import Row
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext, TimeDomain
 
 from bridge.errors import AkdlError
+from bridge.predict_columns import ColumnPlan
 from operators._task_plan import TaskPlan
 from operators._task_session import TaskSession
 
-__all__ = ["END_OF_INPUT_TS", "TFStreamTaskFunction", "TFTaskFunction"]
+__all__ = [
+    "END_OF_INPUT_TS",
+    "TFPredictFunction",
+    "TFStreamPredictFunction",
+    "TFStreamTaskFunction",
+    "TFTaskFunction",
+]
 
 END_OF_INPUT_TS = 2**63 - 1
 
@@ -43,11 +51,18 @@ class TFTaskFunction(KeyedProcessFunction):
         """Start the TF process on the first element, then feed data rows to it."""
         session = self._session or self._start(ctx)
         if not value[0]:
-            session.feed(value[1:])
+            self._feed(session, value[1:])
         # A plain list (or None), not a generator: this runs once per row.
         if session.has_output:
-            return [Row(*values) for values in session.take_output()]
+            return self._rows(session.take_output())
         return None
+
+    def _feed(self, session: TaskSession, row) -> None:
+        session.feed(row)
+
+    def _rows(self, outputs: list[list]) -> list[Row]:
+        """Flink rows for output values decoded from the TF process."""
+        return [Row(*values) for values in outputs]
 
     def _start(self, ctx: KeyedProcessFunction.Context) -> TaskSession:
         key = ctx.get_current_key()
@@ -72,12 +87,15 @@ class TFTaskFunction(KeyedProcessFunction):
     def _finish(self):
         session = self._session
         try:
-            rows = session.finish()
+            rows = self._rows(session.finish())
+            self._check_finished()
         finally:
             session.close()
             self._session = None
-        for values in rows:
-            yield Row(*values)
+        yield from rows
+
+    def _check_finished(self) -> None:
+        """Called once the task succeeded; a subclass may still find the output incomplete."""
 
     def close(self) -> None:
         """Stop the TF process if the task ends any other way (failure, cancel)."""
@@ -116,13 +134,13 @@ class TFStreamTaskFunction(TFTaskFunction):
         """Feed the row; send buffered input once it has waited a flush interval."""
         session = self._session or self._start(ctx)
         if not value[0]:
-            session.feed(value[1:])
+            self._feed(session, value[1:])
             now = time.monotonic()
             if now - self._input_flushed_at >= self._interval_s:
                 session.flush_input()
                 self._input_flushed_at = now
         if session.has_output:
-            return [Row(*values) for values in session.take_output()]
+            return self._rows(session.take_output())
         return None
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
@@ -136,7 +154,48 @@ class TFStreamTaskFunction(TFTaskFunction):
         session = self._session
         session.flush_input()
         self._input_flushed_at = time.monotonic()
-        rows = session.poll()
+        rows = self._rows(session.poll())
         self._schedule_flush(ctx)
-        for values in rows:
-            yield Row(*values)
+        yield from rows
+
+
+class _PairsOutputWithInput:
+    """Predict stages: each output row is joined with the input row it answers.
+
+    The TF process answers every input row with exactly one output row, in order, so the input
+    rows wait here in a queue (bounded by what is in flight) and only the selected columns and
+    the predictions cross the channel. A missing or extra answer fails the job.
+    """
+
+    def __init__(self, plan: TaskPlan, columns: ColumnPlan):
+        super().__init__(plan)
+        self._columns = columns
+        self._waiting: deque = deque()
+
+    def _feed(self, session: TaskSession, row) -> None:
+        self._waiting.append(row)
+        session.feed(self._columns.selected_values(row))
+
+    def _rows(self, outputs: list[list]) -> list[Row]:
+        if len(outputs) > len(self._waiting):
+            raise AkdlError(
+                f"{self._plan.operator_name} subtask {self._subtask}: the TF process returned "
+                f"{len(outputs)} predictions for {len(self._waiting)} waiting rows"
+            )
+        take = self._waiting.popleft
+        return [Row(*self._columns.result_row(take(), values)) for values in outputs]
+
+    def _check_finished(self) -> None:
+        if self._waiting:
+            raise AkdlError(
+                f"{self._plan.operator_name} subtask {self._subtask}: {len(self._waiting)} "
+                "input rows got no prediction"
+            )
+
+
+class TFPredictFunction(_PairsOutputWithInput, TFTaskFunction):
+    """A batch predict stage: input rows joined with their predictions."""
+
+
+class TFStreamPredictFunction(_PairsOutputWithInput, TFStreamTaskFunction):
+    """A stream predict stage: input rows joined with their predictions, promptly."""

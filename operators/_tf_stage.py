@@ -110,13 +110,24 @@ def keyed_input(
     return KeyedStream(j_keyed, value_type, stream)
 
 
-def build_tf_stage(t_env: StreamTableEnvironment, table: Table, plan: TaskPlan) -> Table:
-    """Append the TF stage described by ``plan`` to ``table``; returns the output table."""
+def build_tf_stage(
+    t_env: StreamTableEnvironment,
+    table: Table,
+    plan: TaskPlan,
+    function: TFTaskFunction | None = None,
+    output_schema: Schema | None = None,
+) -> Table:
+    """Append the TF stage described by ``plan`` to ``table``; returns the output table.
+
+    ``function`` and ``output_schema`` default to a script stage's: the rows the TF process
+    writes, of ``plan.output_schema``.
+    """
     keyed = keyed_input(
         t_env, table, plan.parallelism, data_subtasks(plan.num_workers, plan.num_ps)
     )
-    output_schema = parse_schema(plan.output_schema)
-    function = TFStreamTaskFunction(plan) if plan.flush_interval_ms else TFTaskFunction(plan)
+    output_schema = output_schema or parse_schema(plan.output_schema)
+    if function is None:
+        function = TFStreamTaskFunction(plan) if plan.flush_interval_ms else TFTaskFunction(plan)
     output = (
         keyed.process(function, output_type=row_type_info(output_schema))
         .name(plan.operator_name)

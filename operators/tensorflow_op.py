@@ -13,6 +13,7 @@ import sys
 from typing import Any, ClassVar
 
 from bridge.errors import ParamError
+from bridge.model_rows import MODEL_SCHEMA
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
 from operators import env as _env
@@ -24,6 +25,8 @@ from operators.params import Param, at_least, json_dict_string, json_list
 from operators.types import schema_of_table
 
 __all__ = [
+    "TF2TableModelTrainBatchOp",
+    "TFTableModelTrainBatchOp",
     "TensorFlow2BatchOp",
     "TensorFlow2StreamOp",
     "TensorFlowBatchOp",
@@ -57,6 +60,8 @@ SCRIPT_PARAMS = (
 
 
 BUNDLE_TIME_KEY = "python.fn-execution.bundle.time"
+# Marks a bundle time that akdl set (not the user), so a later stage may lower it again.
+_BUNDLE_TIME_MARK = "akdl.bundle-time-set-by-akdl"
 _log = logging.getLogger("akdl.operators")
 
 
@@ -65,16 +70,19 @@ def cap_bundle_time(t_env, flush_interval_ms: int, operator: str) -> None:
 
     PyFlink holds a Python function's output until its bundle ends (every
     ``python.fn-execution.bundle.time`` ms, 1000 by default), which would add up to that much
-    to a stream stage's latency. Unset, it is set to the flush interval; a larger value the
-    user chose is kept, with a warning, since it bounds the latency instead.
+    to a stream stage's latency. Unset, or set by an earlier stage, it is lowered to the flush
+    interval; a larger value the user chose is kept, with a warning, since it then bounds the
+    latency instead. The setting applies to the whole job (every Python function in it).
     """
     config = t_env.get_config()
     current = config.get(BUNDLE_TIME_KEY, None)
-    if not current:
+    ours = config.get(_BUNDLE_TIME_MARK, None)
+    if not current or (ours == current and int(current) > flush_interval_ms):
         config.set(BUNDLE_TIME_KEY, str(flush_interval_ms))
-    elif int(current) > flush_interval_ms:
+        config.set(_BUNDLE_TIME_MARK, str(flush_interval_ms))
+    elif ours != current and int(current) > flush_interval_ms:
         _log.warning(
-            "%s: %s = %s ms (set by you) delays output by up to that much; "
+            "%s: %s = %s ms (set in the environment) delays output by up to that much; "
             "flushIntervalMs is %d ms", operator, BUNDLE_TIME_KEY, current, flush_interval_ms,
         )
 
@@ -121,21 +129,6 @@ class _ScriptOperatorMixin:
                                  f"{default_parallelism}; set numWorkers")
         return workers, ps
 
-    def _check_slots(self, t_env, needed: int) -> None:
-        """Fail now if the configured slots cannot run every TF process at once.
-
-        The TF processes of a stage wait for each other at the rendezvous; with fewer slots
-        than processes, Flink would run some only after others finish, which never happens.
-        """
-        configured = t_env.get_config().get("taskmanager.numberOfTaskSlots", "")
-        if configured and int(configured) < needed:
-            raise self._fail(
-                "numWorkers",
-                f"+ numPSs = {needed} TF processes must run at once, but the environment has "
-                f"taskmanager.numberOfTaskSlots = {configured}; lower numWorkers/numPSs or "
-                f"give the task manager at least {needed} slots",
-            )
-
     def _plan(
         self,
         input_schema: str,
@@ -146,9 +139,8 @@ class _ScriptOperatorMixin:
         self._check_required()
         files, main = self._user_files()
         workers, ps = self._layout(default_parallelism)
-        coordinator = start_coordinator(workers, ps)
-        return TaskPlan(
-            operator_name=type(self).__name__,
+        return new_plan(
+            self,
             mode=self._MODE,
             input_schema=input_schema,
             output_schema=output_schema,
@@ -157,12 +149,6 @@ class _ScriptOperatorMixin:
             user_files=tuple(files),
             main_script=main,
             user_params_json=self.getUserParams(),
-            python_executable=resolve_python(self.getPythonEnv()),
-            intra_op_parallelism=self.getIntraOpParallelism(),
-            print_process_info=self.getPrintProcessInfo() or _env.is_print_process_info(),
-            rpc_timeout_s=self.getRpcTimeoutS(),
-            coordinator_address=coordinator.address,
-            coordinator_token=coordinator.token,
             rendezvous_timeout_s=self.getRendezvousTimeoutS(),
             flush_interval_ms=flush_interval_ms,
         )
@@ -179,10 +165,50 @@ class _ScriptOperatorMixin:
             table = table.select(*[_col(name) for name in selected])
         input_schema = schema_of_table(table).to_string()
         plan = self._plan(input_schema, output_schema, default_parallelism, flush_interval_ms)
-        self._check_slots(table._t_env, plan.parallelism)
-        if flush_interval_ms:
-            cap_bundle_time(table._t_env, flush_interval_ms, plan.operator_name)
-        return build_tf_stage(table._t_env, table, plan)
+        return attach_stage(self, table, plan)
+
+
+def new_plan(op: Any, **fields: Any) -> TaskPlan:
+    """A :class:`TaskPlan` for ``op`` with a fresh coordinator and ``op``'s common parameters.
+
+    ``fields`` are the stage-specific TaskPlan fields (mode, schemas, layout, script, ...).
+    """
+    coordinator = start_coordinator(fields["num_workers"], fields["num_ps"])
+    return TaskPlan(
+        operator_name=type(op).__name__,
+        python_executable=resolve_python(op.getPythonEnv()),
+        intra_op_parallelism=op.getIntraOpParallelism(),
+        print_process_info=op.getPrintProcessInfo() or _env.is_print_process_info(),
+        rpc_timeout_s=op.getRpcTimeoutS(),
+        coordinator_address=coordinator.address,
+        coordinator_token=coordinator.token,
+        **fields,
+    )
+
+
+def attach_stage(op: Any, table, plan: TaskPlan, function=None, output_schema=None):
+    """Check the slots, bound stream latency, and append the stage of ``plan`` to ``table``."""
+    check_slots(op, table._t_env, plan.parallelism)
+    if plan.flush_interval_ms:
+        cap_bundle_time(table._t_env, plan.flush_interval_ms, plan.operator_name)
+    return build_tf_stage(table._t_env, table, plan, function, output_schema)
+
+
+def check_slots(op: Any, t_env, needed: int) -> None:
+    """Fail now if the configured slots cannot run every TF process of a stage at once.
+
+    The TF processes of a stage wait for each other at the rendezvous; with fewer slots than
+    processes, Flink would run some only after others finish, which never happens.
+    """
+    configured = t_env.get_config().get("taskmanager.numberOfTaskSlots", "")
+    if configured and int(configured) < needed:
+        raise ParamError(
+            type(op).__name__,
+            "numWorkers",
+            f"+ numPSs = {needed} TF processes must run at once, but the environment has "
+            f"taskmanager.numberOfTaskSlots = {configured}; lower numWorkers/numPSs or "
+            f"give the task manager at least {needed} slots",
+        )
 
 
 def _col(name: str) -> Any:
@@ -218,7 +244,8 @@ class TensorFlowStreamOp(_ScriptOperatorMixin, StreamOperator):
     """Runs a TensorFlow script over a stream (Alink's TensorFlowStreamOp).
 
     The script's ``task_config.dataset_fn()`` is fed live; what it writes reaches Flink within
-    about ``flushIntervalMs`` even while no input arrives.
+    about two ``flushIntervalMs`` (the next flush, then the end of PyFlink's bundle) even while
+    no input arrives.
     """
 
     _MODE: ClassVar[int] = task_spec_pb2.STREAM
@@ -246,3 +273,27 @@ class TensorFlowStreamOp(_ScriptOperatorMixin, StreamOperator):
 
 class TensorFlow2StreamOp(TensorFlowStreamOp):
     """The same operator as :class:`TensorFlowStreamOp` (Alink kept both names)."""
+
+
+class TFTableModelTrainBatchOp(_ScriptOperatorMixin, BatchOperator):
+    """Trains a model with a TensorFlow script and outputs it as Alink model rows.
+
+    The script's ``main(task_config)`` exports a SavedModel into
+    ``task_config.saved_model_dir`` (directly, or in one sub-directory); the chief's becomes
+    the output: ``model_id long, model_info string``, row 0 ``(0, "model.zip")`` and then
+    base64 chunks of 1 MiB of the zipped SavedModel.
+    """
+
+    _MODE: ClassVar[int] = task_spec_pb2.TRAIN
+    PARAMS = SCRIPT_PARAMS
+
+    def linkFrom(self, *ops: Any) -> TFTableModelTrainBatchOp:
+        """Trains on the single input's rows."""
+        self._check_required()
+        (table,) = self._input_tables(ops, 1)
+        self._set_output(self._tf_output(table, MODEL_SCHEMA, _env.get_parallelism()))
+        return self
+
+
+class TF2TableModelTrainBatchOp(TFTableModelTrainBatchOp):
+    """The same operator as :class:`TFTableModelTrainBatchOp` (Alink kept both names)."""

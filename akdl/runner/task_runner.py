@@ -7,7 +7,11 @@
 3. register with the job's coordinator and learn the cluster (see ``membership``), set
    ``TF_CONFIG`` and build the task config;
 4. import the user's main script and call ``main(task_config)``;
-5. flush the output and report success, or report the error with its traceback.
+5. train tasks: the chief's SavedModel in ``saved_model_dir`` becomes the output model rows;
+6. flush the output and report success, or report the error with its traceback.
+
+Predict tasks run no user script: after step 3 they predict with the SavedModel (see
+``predict_task``).
 """
 
 from __future__ import annotations
@@ -22,22 +26,25 @@ import threading
 import traceback
 from collections.abc import Sequence
 
-from akdl.runner.config import BatchTaskConfig, StreamTaskConfig, TFContext
+from akdl.runner.config import BatchTaskConfig, StreamTaskConfig, TFContext, TrainTaskConfig
 from akdl.runner.live_input import LiveInput
 from akdl.runner.membership import ClusterMembership
 from akdl.runner.output_writer import OutputWriter
+from akdl.runner.predict_task import run_predictions
 from akdl.runner.tfrecord import TFRecordWriter
 from akdl.runner.user_script import load_main
 from akdl.runner.watchdog import start_parent_watchdog
 from bridge.channel_client import ChannelClient, OutputStream
 from bridge.cluster import build_tf_config, task_label, tf_task
 from bridge.errors import JobAbortedError, PeerFailedError
+from bridge.model_rows import find_saved_model, saved_model_to_model_rows
 from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import parse_schema
 
 __all__ = ["main", "run_task"]
 
 DATASET_FILE = "dataset.tfrecords"
+SAVED_MODEL_DIR = "saved_model"
 # How long an aborted task tries to report why before it exits anyway.
 _ABORT_REPORT_S = 2.0
 _log = logging.getLogger("akdl.runner")
@@ -151,9 +158,26 @@ class _Task:
         self.output.succeed(self.records_read)
         return 0
 
+    def _run_predict(self, tf_import: _BackgroundImport) -> None:
+        spec = self.spec
+        self.membership.join(0)
+        tf_import.wait()
+        _configure_tf(spec, self.membership)
+        self.records_read = run_predictions(
+            json.loads(spec.user_params_json or "{}"),
+            parse_schema(spec.input_schema),
+            parse_schema(spec.output_schema),
+            spec.work_dir,
+            self.client.record_batches(),
+            self.output,
+        )
+
     def _run_main(self, tf_import: _BackgroundImport) -> None:
         spec = self.spec
-        if spec.mode == task_spec_pb2.BATCH:
+        if spec.mode == task_spec_pb2.PREDICT:
+            self._run_predict(tf_import)
+            return
+        if spec.mode in (task_spec_pb2.BATCH, task_spec_pb2.TRAIN):
             dataset_file = os.path.join(spec.work_dir, DATASET_FILE)
             self.records_read = _spool(self.client, dataset_file)
             live_input = None
@@ -187,7 +211,18 @@ class _Task:
             user_params=json.loads(spec.user_params_json or "{}"),
             output_writer=writer,
         )
-        if live_input is None:
+        if spec.mode == task_spec_pb2.TRAIN:
+            saved_model_dir = os.path.join(spec.work_dir, SAVED_MODEL_DIR)
+            os.makedirs(saved_model_dir, exist_ok=True)
+            config = TrainTaskConfig(
+                tf_context=TFContext(dataset_file, None, properties),
+                dataset_file=dataset_file,
+                dataset_length=self.records_read,
+                worker_dataset_lengths=self.membership.worker_dataset_lengths,
+                saved_model_dir=saved_model_dir,
+                **{k: v for k, v in common.items() if k != "output_writer"},
+            )
+        elif live_input is None:
             config = BatchTaskConfig(
                 tf_context=TFContext(dataset_file, None, properties),
                 dataset_file=dataset_file,
@@ -203,10 +238,20 @@ class _Task:
             )
         main_fn = load_main(spec.main_script, spec.work_dir)
         main_fn(config)
+        if spec.mode == task_spec_pb2.TRAIN and task_type == "chief":
+            _write_exported_model(config.saved_model_dir, writer)
         writer.close()
         if live_input is not None:
             live_input.drain()
             self.records_read = live_input.records_read
+
+
+def _write_exported_model(saved_model_dir: str, writer: OutputWriter) -> None:
+    """The chief's SavedModel becomes the train operator's output: Alink model rows."""
+    model_dir = find_saved_model(saved_model_dir)
+    for model_id, info in saved_model_to_model_rows(model_dir, "model"):
+        writer.write_row({"model_id": model_id, "model_info": info})
+    _log.info("wrote the SavedModel of %s as model rows", model_dir)
 
 
 def run_task(spec: task_spec_pb2.TaskSpec) -> int:

@@ -15,11 +15,21 @@ from akdl.distribute import strategy_from_tf_config
 from akdl.models.tf.dnn.dnn_common import DnnParams, make_dataset, train, write_model_rows
 from bridge.steps import common_steps
 
-__all__ = ["main"]
+__all__ = ["main", "train_on_shards"]
 
 
 def main(task_config: Any) -> None:
     """Train on ``task_config.dataset_file`` and write the model rows (chief only)."""
+    model, params = train_on_shards(task_config)
+    if task_config.task_type == "chief":
+        write_model_rows(task_config, model, params)
+
+
+def train_on_shards(task_config: Any) -> tuple[Any, DnnParams]:
+    """Train on every worker's spooled shard under the strategy TF_CONFIG implies.
+
+    Returns the trained model (on every task that returns) and the parsed parameters.
+    """
     import tensorflow as tf
 
     params = DnnParams.from_user_params(task_config.user_params)
@@ -41,6 +51,4 @@ def main(task_config: Any) -> None:
         records = tf.data.TFRecordDataset(dataset_file)
         return make_dataset(task_config, params, records).repeat()
 
-    model = train(strategy, params, local_batches, steps)
-    if task_config.task_type == "chief":
-        write_model_rows(task_config, model, params)
+    return train(strategy, params, local_batches, steps), params
