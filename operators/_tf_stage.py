@@ -18,6 +18,7 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
 from bridge.schema import FieldType, Schema, TypeKind, parse_schema
+from operators._planner_thread import ensure_planner_thread
 from operators._task_plan import TaskPlan
 from operators._tf_function import TFStreamTaskFunction, TFTaskFunction
 from operators.types import row_type_info, schema_of_table, table_schema, to_type_info
@@ -95,6 +96,7 @@ def keyed_input(
     Elements are ``(is_control, col_1, ..., col_n)``. The consumer must run at ``parallelism``
     with max parallelism :data:`MAX_PARALLELISM`.
     """
+    ensure_planner_thread(t_env)
     input_schema = schema_of_table(table)
     keys = subtask_keys(parallelism)
     view = f"akdl_tf_input_{uuid.uuid4().hex}"

@@ -35,6 +35,7 @@ from bridge.errors import AkdlError, SchemaError
 from bridge.schema import parse_type
 from operators import env as _env
 from operators._job_coordinators import cancel_running_rounds
+from operators._planner_thread import ensure_planner_thread
 from operators.params import WithParams
 from operators.types import table_type_strings
 
@@ -116,12 +117,15 @@ class _TableOperator(WithParams):
             LinkError: the operator has no output yet (it was never linked from an input).
         """
         if self._table is None:
+            ensure_planner_thread(self._table_env())
             self._table = self._build_table()
             if self._table is None:
                 raise LinkError(
                     f"{self._operator_name()} has no output yet: link it from its input first, "
                     f"e.g. source.link(op) or op.linkFrom(source)"
                 )
+        else:
+            ensure_planner_thread(self._table._t_env)
         return self._table
 
     @classmethod

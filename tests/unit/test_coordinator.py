@@ -129,6 +129,19 @@ def test_failure_aborts_the_round_for_every_task(clock):
     assert state.wait_event(1, 0) == outcome
 
 
+def test_cancel_aborts_the_running_round_without_a_failed_task(clock):
+    state = full_state(clock)
+    outcome = state.cancel("the job was cancelled")
+    assert outcome.kind is EventKind.ABORT and outcome.failed_task is None
+    assert outcome.reason == "the job was cancelled"
+    for task in (worker(0), worker(2), ps(0)):
+        assert state.events_for(task) == [outcome]
+    assert state.cancel("again") is None  # an ended round stays as it ended
+    assert state.report_done(worker(1), False, "late") == outcome
+    state.register(worker(0), "w0:2")
+    assert state.current_round == 2  # the next execution starts afresh
+
+
 def test_only_the_first_failure_counts(clock):
     state = full_state(clock)
     first = state.report_done(worker(2), False, "first")
