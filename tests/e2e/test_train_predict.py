@@ -75,10 +75,21 @@ def test_trained_model_predicts_the_same_in_batch_stream_and_locally(trained_mod
 
     stream = TFTableModelPredictStreamOp(**PREDICT_PARAMS).linkFrom(
         model_op(trained_model_rows), MemSourceStreamOp(held_out, DATA_SCHEMA))
-    assert sorted(tuple(r) for r in stream.collect()) == batch_rows
+    assert_same_predictions(sorted(tuple(r) for r in stream.collect()), batch_rows)
 
     local = LocalPredictor(trained_model_rows, DATA_SCHEMA, **PREDICT_PARAMS)
-    assert sorted(local.predict(held_out)) == batch_rows
+    assert_same_predictions(sorted(local.predict(held_out)), batch_rows)
+
+
+def assert_same_predictions(rows: list[tuple], expected: list[tuple]) -> None:
+    """Same ids, labels and predicted classes; probabilities equal up to float32 rounding.
+
+    The micro-batches differ between batch, stream and local runs, and TF's CPU kernels may
+    round the last bit of a float32 differently for another batch size.
+    """
+    assert [(r[0], r[1], r[3]) for r in rows] == [(r[0], r[1], r[3]) for r in expected]
+    np.testing.assert_allclose([r[2] for r in rows], [r[2] for r in expected],
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_model_rows_open_with_plain_tensorflow_in_a_fresh_process(trained_model_rows, tmp_path):
