@@ -130,18 +130,13 @@ class TFStreamTaskFunction(TFTaskFunction):
             service.current_processing_time() + self._plan.flush_interval_ms
         )
 
-    def process_element(self, value, ctx: KeyedProcessFunction.Context):
+    def _feed(self, session: TaskSession, row) -> None:
         """Feed the row; send buffered input once it has waited a flush interval."""
-        session = self._session or self._start(ctx)
-        if not value[0]:
-            self._feed(session, value[1:])
-            now = time.monotonic()
-            if now - self._input_flushed_at >= self._interval_s:
-                session.flush_input()
-                self._input_flushed_at = now
-        if session.has_output:
-            return self._rows(session.take_output())
-        return None
+        super()._feed(session, row)
+        now = time.monotonic()
+        if now - self._input_flushed_at >= self._interval_s:
+            session.flush_input()
+            self._input_flushed_at = now
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         """Periodic flush (processing time), or end of input (event time ``Long.MAX``)."""
@@ -174,7 +169,7 @@ class _PairsOutputWithInput:
 
     def _feed(self, session: TaskSession, row) -> None:
         self._waiting.append(row)
-        session.feed(self._columns.selected_values(row))
+        super()._feed(session, self._columns.selected_values(row))
 
     def _rows(self, outputs: list[list]) -> list[Row]:
         if len(outputs) > len(self._waiting):

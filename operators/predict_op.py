@@ -151,6 +151,16 @@ class _PredictOperatorMixin:
             )
         return path
 
+    def _link_model_and_data(self, ops: tuple[Any, ...], stream: bool) -> None:
+        """The output of ``linkFrom(model_op, data_op)``: the data predicted with the model."""
+        self._check_required()
+        if len(ops) != 2:
+            raise self._fail("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
+        model_op, data_op = ops
+        (table,) = self._input_tables((data_op,), 1)
+        model = self._model_table_zip(model_op)
+        self._set_output(self._predict_output(table, MODEL_FILE, model, stream=stream))
+
     def _model_table_zip(self, model_op: Any) -> bytes:
         names = [n.lower() for n in model_op.getColNames()]
         if names != ["model_id", "model_info"]:
@@ -168,13 +178,7 @@ class TFTableModelPredictBatchOp(_PredictOperatorMixin, BatchOperator):
 
     def linkFrom(self, *ops: Any) -> TFTableModelPredictBatchOp:
         """``linkFrom(model_op, data_op)``: the model table is collected first."""
-        self._check_required()
-        model_op, data_op = ops if len(ops) == 2 else (None, None)
-        if model_op is None:
-            raise self._fail("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
-        (table,) = self._input_tables((data_op,), 1)
-        model = self._model_table_zip(model_op)
-        self._set_output(self._predict_output(table, MODEL_FILE, model))
+        self._link_model_and_data(ops, stream=False)
         return self
 
 
@@ -185,13 +189,7 @@ class TFTableModelPredictStreamOp(_PredictOperatorMixin, StreamOperator):
 
     def linkFrom(self, *ops: Any) -> TFTableModelPredictStreamOp:
         """``linkFrom(model_op, data_op)``: the model table is collected first."""
-        self._check_required()
-        model_op, data_op = ops if len(ops) == 2 else (None, None)
-        if model_op is None:
-            raise self._fail("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
-        (table,) = self._input_tables((data_op,), 1)
-        model = self._model_table_zip(model_op)
-        self._set_output(self._predict_output(table, MODEL_FILE, model, stream=True))
+        self._link_model_and_data(ops, stream=True)
         return self
 
 

@@ -209,33 +209,28 @@ class _Task:
             task_index=task_index,
             work_dir=spec.work_dir,
             user_params=json.loads(spec.user_params_json or "{}"),
-            output_writer=writer,
         )
-        if spec.mode == task_spec_pb2.TRAIN:
-            saved_model_dir = os.path.join(spec.work_dir, SAVED_MODEL_DIR)
-            os.makedirs(saved_model_dir, exist_ok=True)
-            config = TrainTaskConfig(
-                tf_context=TFContext(dataset_file, None, properties),
-                dataset_file=dataset_file,
-                dataset_length=self.records_read,
-                worker_dataset_lengths=self.membership.worker_dataset_lengths,
-                saved_model_dir=saved_model_dir,
-                **{k: v for k, v in common.items() if k != "output_writer"},
-            )
-        elif live_input is None:
-            config = BatchTaskConfig(
-                tf_context=TFContext(dataset_file, None, properties),
-                dataset_file=dataset_file,
-                dataset_length=self.records_read,
-                worker_dataset_lengths=self.membership.worker_dataset_lengths,
-                **common,
-            )
-        else:
+        if live_input is not None:
             config = StreamTaskConfig(
                 tf_context=TFContext(None, live_input.dataset, properties),
                 dataset_fn=live_input.dataset,
+                output_writer=writer,
                 **common,
             )
+        else:
+            shard = dict(
+                tf_context=TFContext(dataset_file, None, properties),
+                dataset_file=dataset_file,
+                dataset_length=self.records_read,
+                worker_dataset_lengths=self.membership.worker_dataset_lengths,
+                **common,
+            )
+            if spec.mode == task_spec_pb2.TRAIN:
+                saved_model_dir = os.path.join(spec.work_dir, SAVED_MODEL_DIR)
+                os.makedirs(saved_model_dir, exist_ok=True)
+                config = TrainTaskConfig(saved_model_dir=saved_model_dir, **shard)
+            else:
+                config = BatchTaskConfig(output_writer=writer, **shard)
         main_fn = load_main(spec.main_script, spec.work_dir)
         main_fn(config)
         if spec.mode == task_spec_pb2.TRAIN and task_type == "chief":
