@@ -65,6 +65,7 @@ from bridge.deadline import Deadline
 from bridge.errors import (
     CoordinatorError,
     InvalidTaskError,
+    JobAbortedError,
     ParamError,
     PeerFailedError,
 )
@@ -782,10 +783,12 @@ class CoordinatorClient:
                 continue
             self.round = reply.round
             if reply.HasField("abort"):
-                failed = reply.abort.failed_task if reply.abort.HasField("failed_task") else None
+                if not reply.abort.HasField("failed_task"):  # aborted from outside, a cancel
+                    raise JobAbortedError(
+                        f"the job's round {reply.round} was aborted: {reply.abort.reason}"
+                    )
                 raise PeerFailedError(
-                    "an unknown task" if failed is None else flink_task_name(failed),
-                    reply.abort.reason, reply.round,
+                    flink_task_name(reply.abort.failed_task), reply.abort.reason, reply.round
                 )
             if reply.complete:
                 return Cluster(

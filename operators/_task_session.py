@@ -209,9 +209,15 @@ class TaskSession:
             deadline.check(missing=f"the result of {self._who}")
 
     def close(self) -> None:
-        """Stop the process and the server; remove the work dir unless the task failed."""
+        """Stop the process and the server; remove the work dir unless the task failed.
+
+        A task that reported success gets a moment to exit on its own; any other (a failed or
+        cancelled one) is stopped at once.
+        """
         if self._process is not None:
-            self._process.wait(0 if self.failed else 2.0)
+            result = self._server.collector.result if self._server is not None else None
+            succeeded = result is not None and result.error is None
+            self._process.wait(2.0 if succeeded else 0)
             self._process.stop(self.plan.grace_s)
         if self._server is not None:
             self._server.close()

@@ -98,9 +98,11 @@ class TFTaskFunction(KeyedProcessFunction):
         """Called once the task succeeded; a subclass may still find the output incomplete."""
 
     def close(self) -> None:
-        """Stop the TF process if the task ends any other way (failure, cancel)."""
+        """Stop the TF process if the task ends any other way (failure, cancel).
+
+        The work dir is kept only when the TF task itself failed; a cancelled one is removed.
+        """
         if self._session is not None:
-            self._session.failed = True
             self._session.close()
             self._session = None
 

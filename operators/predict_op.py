@@ -127,6 +127,7 @@ class _PredictOperatorMixin:
         }
         plan = new_plan(
             self,
+            table._t_env,
             mode=self._MODE,
             input_schema=columns.selected_schema.to_string(),
             output_schema=columns.output_schema.to_string(),

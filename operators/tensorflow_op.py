@@ -131,6 +131,7 @@ class _ScriptOperatorMixin:
 
     def _plan(
         self,
+        t_env,
         input_schema: str,
         output_schema: str,
         default_parallelism: int,
@@ -141,6 +142,7 @@ class _ScriptOperatorMixin:
         workers, ps = self._layout(default_parallelism)
         return new_plan(
             self,
+            t_env,
             mode=self._MODE,
             input_schema=input_schema,
             output_schema=output_schema,
@@ -164,15 +166,19 @@ class _ScriptOperatorMixin:
         if selected:
             table = table.select(*[_col(name) for name in selected])
         input_schema = schema_of_table(table).to_string()
-        plan = self._plan(input_schema, output_schema, default_parallelism, flush_interval_ms)
+        plan = self._plan(
+            table._t_env, input_schema, output_schema, default_parallelism, flush_interval_ms
+        )
         return attach_stage(self, table, plan)
 
 
-def new_plan(op: Any, **fields: Any) -> TaskPlan:
+def new_plan(op: Any, t_env, **fields: Any) -> TaskPlan:
     """A :class:`TaskPlan` for ``op`` with a fresh coordinator and ``op``'s common parameters.
 
     ``fields`` are the stage-specific TaskPlan fields (mode, schemas, layout, script, ...).
+    The slots of ``t_env`` are checked first, so a rejected stage starts no coordinator.
     """
+    check_slots(op, t_env, fields["num_workers"] + fields["num_ps"])
     coordinator = start_coordinator(fields["num_workers"], fields["num_ps"])
     return TaskPlan(
         operator_name=type(op).__name__,
@@ -187,8 +193,7 @@ def new_plan(op: Any, **fields: Any) -> TaskPlan:
 
 
 def attach_stage(op: Any, table, plan: TaskPlan, function=None, output_schema=None):
-    """Check the slots, bound stream latency, and append the stage of ``plan`` to ``table``."""
-    check_slots(op, table._t_env, plan.parallelism)
+    """Bound stream latency, and append the stage of ``plan`` to ``table``."""
     if plan.flush_interval_ms:
         cap_bundle_time(table._t_env, plan.flush_interval_ms, plan.operator_name)
     return build_tf_stage(table._t_env, table, plan, function, output_schema)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from bridge.channel_client import ChannelClient
@@ -30,41 +29,56 @@ class DatasetReusedError(AkdlError):
 class LiveInput:
     """Hands the channel's records to the script once, and counts them.
 
+    Batches are taken under a lock, so the script's dataset and :meth:`drain` never run the
+    channel's reader at the same time (an iterator of the dataset may outlive ``main``).
+
     Lifetime: one per stream task; :meth:`drain` runs after ``main`` returns.
     """
 
     def __init__(self, client: ChannelClient):
-        self._client = client
-        self._batches: Iterator[list[bytes]] | None = None
+        self._batches = client.record_batches()
         self._lock = threading.Lock()
+        self._claimed = False
         self._ended = False
         self.records_read = 0
 
-    def _next_batches(self) -> Iterator[list[bytes]]:
-        for batch in self._client.record_batches():
-            self.records_read += len(batch)
-            yield batch
-        self._ended = True
-
-    def _claim(self) -> Iterator[list[bytes]]:
+    def _next_batch(self) -> list[bytes] | None:
+        """The next batch of records, or ``None`` at the end of the input."""
         with self._lock:
-            if self._batches is not None:
+            if self._ended:
+                return None
+            batch = next(self._batches, None)
+            if batch is None:
+                self._ended = True
+            else:
+                self.records_read += len(batch)
+            return batch
+
+    def _claim(self) -> None:
+        with self._lock:
+            if self._claimed:
                 raise DatasetReusedError(
                     "dataset_fn() was already called: a stream task's input is single-pass; "
-                    "keep the dataset it returned (or use .cache()/.repeat() on it)"
+                    "keep the dataset it returned (and .cache() it to read it twice)"
                 )
-            self._batches = self._next_batches()
-            return self._batches
+            self._claimed = True
 
     def dataset(self) -> Any:
         """The ``tf.data.Dataset`` of serialized ``tf.train.Example`` records; callable once."""
         import numpy as np
         import tensorflow as tf
 
-        batches = self._claim()
+        self._claim()
+        started = threading.Event()
 
         def generate():
-            for batch in batches:
+            if started.is_set():
+                raise DatasetReusedError(
+                    "the dataset from dataset_fn() was iterated a second time: the stream is "
+                    "single-pass; .cache() it to read it twice"
+                )
+            started.set()
+            while (batch := self._next_batch()) is not None:
                 yield np.array(batch, dtype=object)
 
         signature = tf.TensorSpec(shape=[None], dtype=tf.string)
@@ -76,12 +90,11 @@ class LiveInput:
         A stream task ends when its input ends. A ``main`` that returns early leaves the rest
         of the stream unread, which is logged, since those rows get no output.
         """
-        batches = self._batches if self._batches is not None else self._claim()
+        before = self.records_read
         if self._ended:
             return 0
-        before = self.records_read
         _log.warning("main returned before the end of its input; reading and dropping the rest")
-        for _ in batches:
+        while self._next_batch() is not None:
             pass
         dropped = self.records_read - before
         _log.warning("dropped %d input records that main did not read", dropped)

@@ -131,12 +131,14 @@ class _Task:
         else:  # aborted from outside the tasks, e.g. the job was cancelled
             error = JobAbortedError(f"the job's round {event.round} was aborted: {event.reason}")
         _log.error("stopping: %s", error)
-        # Best effort: after a cancel nobody may read the channel any more.
-        sender = threading.Thread(
-            target=self.output.fail, args=(_error_message(self.spec, error),), daemon=True
-        )
-        sender.start()
-        sender.join(_ABORT_REPORT_S)
+        report = _error_message(self.spec, error)
+        if event.failed_task:
+            self.output.fail(report)  # Flink is waiting for it, within rpcTimeoutS
+        else:
+            # After a cancel nobody may read the channel any more: try briefly, then leave.
+            sender = threading.Thread(target=self.output.fail, args=(report,), daemon=True)
+            sender.start()
+            sender.join(_ABORT_REPORT_S)
         _exit_now(1)
 
     def _finished(self) -> None:

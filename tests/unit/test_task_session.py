@@ -96,6 +96,17 @@ def test_rows_go_through_the_script_and_everything_is_cleaned_up(start_session):
     assert not session.failed
 
 
+def test_closing_an_unfinished_session_stops_it_at_once_and_removes_its_work_dir(start_session):
+    # A cancelled stage: close() comes before end of input. Nothing failed, so nothing is kept.
+    session = start_session(DOUBLE_AND_SHOUT)
+    feed_rows(session, 10)
+    pid, work_dir = session._process.pid, session.work_dir
+    session.close()
+    assert is_gone(pid)
+    assert not os.path.exists(work_dir)
+    assert not session.failed
+
+
 def test_process_exit_without_result_names_task_and_code(start_session):
     session = start_session("""
         import os
