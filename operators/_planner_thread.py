@@ -15,6 +15,7 @@ Python thread reuse that connection, so the planner calls right after the guard 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from pyflink.java_gateway import get_gateway
@@ -29,6 +30,8 @@ _FLINK_PROVIDER = "org.apache.flink.table.planner.plan.metadata.FlinkDefaultRelM
 
 # Per planner class loader: (the ThreadLocal, the provider value to put in it).
 _cache: dict[int, tuple[Any, Any]] = {}
+# The same pair for each environment seen, so later calls skip the class-loader lookups.
+_by_env: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _load(name: str, loader: Any) -> Any:
@@ -56,11 +59,18 @@ def _thread_local_and_value(loader: Any) -> tuple[Any, Any]:
 
 
 def ensure_planner_thread(t_env: StreamTableEnvironment) -> None:
-    """Give the Java thread of the current py4j connection the planner's metadata provider."""
-    loader = t_env._j_tenv.getPlanner().getClass().getClassLoader()
-    key = loader.hashCode()
-    if key not in _cache:
-        _cache[key] = _thread_local_and_value(loader)
-    thread_local, value = _cache[key]
+    """Give the Java thread of the current py4j connection the planner's metadata provider.
+
+    Costs one Java call when the thread already has it (the lookups are cached per
+    environment), since operators call it before every planning step.
+    """
+    found = _by_env.get(t_env)
+    if found is None:
+        loader = t_env._j_tenv.getPlanner().getClass().getClassLoader()
+        key = loader.hashCode()
+        if key not in _cache:
+            _cache[key] = _thread_local_and_value(loader)
+        found = _by_env[t_env] = _cache[key]
+    thread_local, value = found
     if thread_local.get() is None:
         thread_local.set(value)

@@ -131,13 +131,18 @@ class TaskSession:
         noticed here, not only when the next row is fed.
         """
         rows = self.take_output()
-        if self._process.poll() is not None and self._server.collector.result is None:
+        if not self._settle_result():
             self._check_alive()
-        result = self._server.collector.result
-        if result is not None and result.error is not None:
-            self.failed = True
-            result.raise_if_failed(self.label, self.plan.operator_name)
         return rows + self.take_output()
+
+    def _settle_result(self) -> bool:
+        """Whether the task's result has arrived; raises its error if it failed."""
+        result = self._server.collector.result
+        if result is None:
+            return False
+        self.failed = result.error is not None
+        result.raise_if_failed(self.label, self.plan.operator_name)
+        return True
 
     def _send_batch(self) -> None:
         deadline = Deadline(
@@ -156,10 +161,7 @@ class TaskSession:
         settle = Deadline(_EXIT_SETTLE_S, f"the last message of {self._who}")
         while not settle.expired():
             self._pending.extend(self._server.collector.drain())
-            result = self._server.collector.result
-            if result is not None:
-                self.failed = result.error is not None
-                result.raise_if_failed(self.label, self.plan.operator_name)
+            if self._settle_result():
                 return
             time.sleep(_WAIT_STEP_S)
         self.failed = True
@@ -200,10 +202,7 @@ class TaskSession:
         while True:
             self._pending.extend(collector.wait(deadline.slice_s(_WAIT_STEP_S)))
             rows.extend(self._decode_pending())
-            result = collector.result
-            if result is not None:
-                self.failed = result.error is not None
-                result.raise_if_failed(self.label, self.plan.operator_name)
+            if self._settle_result():
                 return rows
             self._check_alive()
             deadline.check(missing=f"the result of {self._who}")

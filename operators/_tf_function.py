@@ -135,10 +135,12 @@ class TFStreamTaskFunction(TFTaskFunction):
     def _feed(self, session: TaskSession, row) -> None:
         """Feed the row; send buffered input once it has waited a flush interval."""
         super()._feed(session, row)
-        now = time.monotonic()
-        if now - self._input_flushed_at >= self._interval_s:
-            session.flush_input()
-            self._input_flushed_at = now
+        if time.monotonic() - self._input_flushed_at >= self._interval_s:
+            self._flush_input(session)
+
+    def _flush_input(self, session: TaskSession) -> None:
+        session.flush_input()
+        self._input_flushed_at = time.monotonic()
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         """Periodic flush (processing time), or end of input (event time ``Long.MAX``)."""
@@ -149,8 +151,7 @@ class TFStreamTaskFunction(TFTaskFunction):
                 yield from self._finish()
             return
         session = self._session
-        session.flush_input()
-        self._input_flushed_at = time.monotonic()
+        self._flush_input(session)
         rows = self._rows(session.poll())
         self._schedule_flush(ctx)
         yield from rows

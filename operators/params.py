@@ -356,6 +356,10 @@ class WithParams:
     def _operator_name(self) -> str:
         return type(self).__name__
 
+    def _param_error(self, param: str, problem: str) -> ParamError:
+        """A :class:`ParamError` naming this operator and ``param``."""
+        return ParamError(self._operator_name(), param, problem)
+
     def _resolve_name(self, key: str) -> str:
         """Maps a keyword in any supported spelling to the camelCase name, or raises."""
         name = self._PARAM_KEYS.get(_lookup_key(key))

@@ -20,7 +20,6 @@ import json
 import os
 from typing import Any, ClassVar
 
-from bridge.errors import ParamError
 from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes
 from bridge.predict_columns import ColumnPlan, plan_columns
 from bridge.protos import task_spec_pb2
@@ -82,21 +81,18 @@ class _PredictOperatorMixin:
 
     _MODE: ClassVar[int] = task_spec_pb2.PREDICT
 
-    def _fail(self, param: str, problem: str) -> ParamError:
-        return ParamError(type(self).__name__, param, problem)
-
     def _columns(self, table) -> ColumnPlan:
         input_schema = schema_of_table(table)
         try:
             output_schema = parse_schema(self.getOutputSchemaStr())
         except ValueError as exc:
-            raise self._fail("outputSchemaStr", str(exc)) from exc
+            raise self._param_error("outputSchemaStr", str(exc)) from exc
         try:
             return plan_columns(
                 input_schema, output_schema, self.getSelectedCols(), self.getReservedCols()
             )
         except ColumnNotFoundError as exc:
-            raise self._fail("selectedCols/reservedCols", str(exc)) from exc
+            raise self._param_error("selectedCols/reservedCols", str(exc)) from exc
 
     def _check_signature_counts(self, columns: ColumnPlan) -> None:
         pairs = (
@@ -107,7 +103,7 @@ class _PredictOperatorMixin:
         )
         for param, names, schema, other in pairs:
             if names and len(names) != len(schema):
-                raise self._fail(
+                raise self._param_error(
                     param, f"names {len(names)} tensors {names}, but {other} gives "
                     f"{len(schema)} columns {schema.names}",
                 )
@@ -145,9 +141,9 @@ class _PredictOperatorMixin:
     def _checked_model_path(self) -> str:
         path = os.path.abspath(self.getModelPath())
         if not os.path.exists(path):
-            raise self._fail("modelPath", f"{path!r} does not exist")
+            raise self._param_error("modelPath", f"{path!r} does not exist")
         if os.path.isfile(path) and not path.endswith(_MODEL_SUFFIXES):
-            raise self._fail(
+            raise self._param_error(
                 "modelPath", f"{path!r} is a file but not a {'/'.join(_MODEL_SUFFIXES)} archive"
             )
         return path
@@ -156,7 +152,7 @@ class _PredictOperatorMixin:
         """The output of ``linkFrom(model_op, data_op)``: the data predicted with the model."""
         self._check_required()
         if len(ops) != 2:
-            raise self._fail("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
+            raise self._param_error("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
         model_op, data_op = ops
         (table,) = self._input_tables((data_op,), 1)
         model = self._model_table_zip(model_op)
@@ -165,7 +161,7 @@ class _PredictOperatorMixin:
     def _model_table_zip(self, model_op: Any) -> bytes:
         names = [n.lower() for n in model_op.getColNames()]
         if names != ["model_id", "model_info"]:
-            raise self._fail(
+            raise self._param_error(
                 "linkFrom", f"the model input must have the columns of {MODEL_SCHEMA!r}, "
                 f"got {model_op.getColNames()}",
             )

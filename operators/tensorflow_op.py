@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Any, ClassVar
 
-from bridge.errors import ParamError
 from bridge.model_rows import MODEL_SCHEMA
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
@@ -100,23 +99,24 @@ class _ScriptOperatorMixin:
 
     _MODE: ClassVar[int] = task_spec_pb2.BATCH
 
-    def _fail(self, param: str, problem: str) -> ParamError:
-        return ParamError(type(self).__name__, param, problem)
-
     def _user_files(self) -> tuple[list[str], str]:
         files = [os.path.abspath(p) for p in self.getUserFiles()]
         for path in files:
             if "://" in path:
-                raise self._fail("userFiles", f"holds a URL ({path}); give a local path")
+                raise self._param_error("userFiles", f"holds a URL ({path}); give a local path")
             if not os.path.isfile(path):
-                raise self._fail("userFiles", f"names {path!r}, which is not a readable file")
+                raise self._param_error(
+                    "userFiles", f"names {path!r}, which is not a readable file"
+                )
         main = os.path.basename(self.getMainScriptFile())
         names = [os.path.basename(p) for p in files]
         if main not in names:
             main_path = os.path.abspath(self.getMainScriptFile())
             if not os.path.isfile(main_path):
-                raise self._fail("mainScriptFile", f"{main!r} is neither in userFiles {names} "
-                                 "nor a readable file")
+                raise self._param_error(
+                    "mainScriptFile",
+                    f"{main!r} is neither in userFiles {names} nor a readable file",
+                )
             files.append(main_path)
         return files, main
 
@@ -125,7 +125,7 @@ class _ScriptOperatorMixin:
         if workers is None:
             workers = default_parallelism - ps
             if workers < 1:
-                raise self._fail("numPSs", f"= {ps} leaves no worker at parallelism "
+                raise self._param_error("numPSs", f"= {ps} leaves no worker at parallelism "
                                  f"{default_parallelism}; set numWorkers")
         return workers, ps
 
@@ -161,7 +161,7 @@ class _ScriptOperatorMixin:
         try:
             output_schema = parse_schema(output_schema_str).to_string()
         except ValueError as exc:
-            raise self._fail("outputSchemaStr", str(exc)) from exc
+            raise self._param_error("outputSchemaStr", str(exc)) from exc
         selected = self.getSelectedCols()
         if selected:
             table = table.select(*[_col(name) for name in selected])
@@ -207,8 +207,7 @@ def check_slots(op: Any, t_env, needed: int) -> None:
     """
     configured = t_env.get_config().get("taskmanager.numberOfTaskSlots", "")
     if configured and int(configured) < needed:
-        raise ParamError(
-            type(op).__name__,
+        raise op._param_error(
             "numWorkers",
             f"+ numPSs = {needed} TF processes must run at once, but the environment has "
             f"taskmanager.numberOfTaskSlots = {configured}; lower numWorkers/numPSs or "
