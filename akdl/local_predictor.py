@@ -7,7 +7,6 @@ predictor loads it when it is built.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from akdl.predict.model_source import model_dir_from_rows, resolve_model_path
 from bridge.errors import ParamError, PredictError
+from bridge.name_lists import parse_name_list
 from bridge.predict_columns import ColumnPlan, plan_columns
+from bridge.predict_spec import predict_spec, resolved
 from bridge.schema import ColumnNotFoundError, Schema, parse_schema
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["LocalPredictor"]
 
 _NAME = "LocalPredictor"
-_DEFAULT_BATCH_SIZE = 256
 _PARAMS = (
     "selected_cols",
     "reserved_cols",
@@ -61,22 +61,14 @@ def _check_params(params: dict[str, Any]) -> None:
 
 
 def _name_list(params: dict[str, Any], key: str) -> list[str] | None:
-    """A list-of-names parameter: a sequence of strings, a JSON list, or ``"a,b"``."""
+    """A list-of-names parameter, parsed as the operators parse it (`bridge.name_lists`)."""
     value = params.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ParamError(_NAME, key, f"is not a JSON list of names: {exc}") from None
-        else:
-            value = [p.strip() for p in text.split(",") if p.strip()]
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise ParamError(_NAME, key, f"must be a list of column names, got {value!r}")
-    return list(value)
+    try:
+        return parse_name_list(value)
+    except (TypeError, ValueError) as exc:
+        raise ParamError(_NAME, key, str(exc)) from None
 
 
 def _schema(value: Any, key: str) -> Schema:
@@ -87,8 +79,8 @@ def _schema(value: Any, key: str) -> Schema:
     return parse_schema(value)
 
 
-def _positive_int(params: dict[str, Any], key: str, default: int | None) -> int | None:
-    value = params.get(key, default)
+def _positive_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -132,7 +124,8 @@ class LocalPredictor:
             - ``output_schema_str`` (required): the output columns, e.g. ``"score double"``;
             - ``selected_cols``: the columns feeding the model, in order (default: all);
             - ``reserved_cols``: the input columns passed through (default: all);
-            - ``signature_def_key`` (``"serving_default"``), ``graph_def_tag`` (``"serve"``);
+            - ``signature_def_key`` (``"serving_default"``), ``graph_def_tag`` (``"serve"``;
+              empty also means ``"serve"``, as in the operators);
             - ``input_signature_defs``: the signature input each selected column feeds
               (default: the column names); ``output_signature_defs``: the signature output
               each output column reads (default: the column names);
@@ -169,8 +162,17 @@ class LocalPredictor:
             _name_list(params, "selected_cols"),
             _name_list(params, "reserved_cols"),
         )
-        self._batch_size = _positive_int(params, "batch_size", _DEFAULT_BATCH_SIZE)
-        threads = _positive_int(params, "intra_op_parallelism", None)
+        settings = resolved(
+            predict_spec(
+                signature_def_key=params.get("signature_def_key"),
+                graph_def_tag=params.get("graph_def_tag"),
+                input_signature_defs=_name_list(params, "input_signature_defs"),
+                output_signature_defs=_name_list(params, "output_signature_defs"),
+                batch_size=_positive_int(params, "batch_size"),
+            )
+        )
+        self._batch_size = settings.batch_size
+        threads = _positive_int(params, "intra_op_parallelism")
         self._scratch = tempfile.mkdtemp(prefix="akdl-local-predictor-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
         try:
@@ -183,13 +185,7 @@ class LocalPredictor:
             from akdl.predict.predictor import SavedModelPredictor
 
             self._predictor: SavedModelPredictor | None = SavedModelPredictor(
-                model_dir,
-                self._plan.selected_schema,
-                output_schema,
-                input_signature_defs=_name_list(params, "input_signature_defs"),
-                output_signature_defs=_name_list(params, "output_signature_defs"),
-                signature_def_key=params.get("signature_def_key") or "serving_default",
-                graph_def_tag=params.get("graph_def_tag", "serve"),
+                model_dir, self._plan.selected_schema, output_schema, settings
             )
         except BaseException:
             self._cleanup()

@@ -29,8 +29,6 @@ float32 cast.
 
 from __future__ import annotations
 
-import datetime as _dt
-import decimal
 import math
 import operator
 import struct
@@ -43,6 +41,17 @@ from google.protobuf.message import DecodeError
 from bridge.errors import SchemaMismatchError
 from bridge.protos.tf_example_pb2 import Example
 from bridge.schema import FeatureKind, FieldType, Schema, TypeKind
+from bridge.values import (
+    INT_RANGES,
+    check_int,
+    date_to_days,
+    datetime_to_millis,
+    days_to_date,
+    decimal_from_float,
+    millis_to_datetime,
+)
+from bridge.values import ValueRejected as _Reject
+from bridge.values import describe_value as _describe_value
 
 __all__ = ["ExampleDecoder", "ExampleEncoder"]
 
@@ -53,37 +62,11 @@ _TAG3 = b"\x1a"
 # Feature.kind oneof: bytes_list = 1, float_list = 2, int64_list = 3.
 _FEATURE_TAGS = {FeatureKind.BYTES: _TAG1, FeatureKind.FLOAT: _TAG2, FeatureKind.INT64: _TAG3}
 
-_INT_RANGES = {
-    TypeKind.TINYINT: (-(2**7), 2**7 - 1),
-    TypeKind.SMALLINT: (-(2**15), 2**15 - 1),
-    TypeKind.INT: (-(2**31), 2**31 - 1),
-    TypeKind.BIGINT: (-(2**63), 2**63 - 1),
-}
 _FLOAT_KINDS = frozenset({TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.DECIMAL})
-
-_EPOCH = _dt.datetime(1970, 1, 1)
-_EPOCH_UTC = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
-_MS_PER_DAY = 86_400_000
 
 _F32 = struct.Struct("<f")
 # Errors that a value of the wrong type or range raises inside struct, int() or float().
 _VALUE_ERRORS = (struct.error, TypeError, ValueError, OverflowError)
-
-
-class _Reject(Exception):
-    """Internal: a value does not fit its column; ``got`` says what came."""
-
-    def __init__(self, got: str):
-        super().__init__(got)
-        self.got = got
-
-
-def _describe_value(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{type(value).__name__} {text}"
 
 
 # --- wire format ----------------------------------------------------------------------------
@@ -185,22 +168,11 @@ def _int_converter(ftype: FieldType) -> Callable[[Any], int]:
     if ftype.kind is TypeKind.BOOLEAN:
         return _bool_to_int
     if ftype.kind is TypeKind.DATE:
-        return _date_to_days
+        return date_to_days
     if ftype.kind is TypeKind.TIMESTAMP:
-        return _datetime_to_millis
-    low, high = _INT_RANGES[ftype.kind]
-    sql = ftype.kind.value
-
-    def convert(value: Any) -> int:
-        try:
-            number = operator.index(value)
-        except TypeError:
-            raise _Reject(_describe_value(value)) from None
-        if not low <= number <= high:
-            raise _Reject(f"{_describe_value(value)} (out of range for {sql})")
-        return number
-
-    return convert
+        return datetime_to_millis
+    kind = ftype.kind
+    return lambda value: check_int(value, kind)
 
 
 def _bool_to_int(value: Any) -> int:
@@ -209,25 +181,6 @@ def _bool_to_int(value: Any) -> int:
     if isinstance(value, int | np.integer) and value in (0, 1):
         return int(value)
     raise _Reject(_describe_value(value))
-
-
-def _date_to_days(value: Any) -> int:
-    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-        return value.toordinal() - _EPOCH_ORDINAL
-    raise _Reject(_describe_value(value))
-
-
-def _datetime_to_millis(value: Any) -> int:
-    if not isinstance(value, _dt.datetime):
-        raise _Reject(_describe_value(value))
-    if value.tzinfo is None:
-        delta = value - _EPOCH
-    elif value.utcoffset() is not None:
-        delta = value - _EPOCH_UTC
-    else:  # a tzinfo that gives no offset: naive after all
-        delta = value.replace(tzinfo=None) - _EPOCH
-    # timedelta keeps 0 <= seconds < 86400 and 0 <= microseconds < 10**6, so this floors.
-    return delta.days * _MS_PER_DAY + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def _str_to_bytes(value: Any) -> bytes:
@@ -322,7 +275,7 @@ def _scalar_int_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
 
         return encode_bool
 
-    plain_int = ftype.kind in _INT_RANGES  # 0..127 fits every integer kind
+    plain_int = ftype.kind in INT_RANGES  # 0..127 fits every integer kind
 
     def encode(value: Any) -> bytes:
         if plain_int and type(value) is int and 0 <= value < 128:
@@ -566,8 +519,6 @@ class ExampleEncoder:
 
 # --- decoder --------------------------------------------------------------------------------
 
-_DECIMAL_CONTEXT = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_UP)
-
 # A column reader maps a Feature message to the column value; it raises _Reject.
 _ColumnReader = Callable[[Any], Any]
 
@@ -590,8 +541,8 @@ def _value_reader(ftype: FieldType) -> Callable[[Any], Any] | None:
         return None
     if kind is TypeKind.BIGINT:
         return None  # int64 values always fit
-    if kind in _INT_RANGES:
-        low, high = _INT_RANGES[kind]
+    if kind in INT_RANGES:
+        low, high = INT_RANGES[kind]
 
         def read_int(value: int) -> int:
             if not low <= value <= high:
@@ -604,11 +555,11 @@ def _value_reader(ftype: FieldType) -> Callable[[Any], Any] | None:
     if kind is TypeKind.STRING:
         return _read_string
     if kind is TypeKind.DATE:
-        return _read_date
+        return _int64_value(days_to_date)
     if kind is TypeKind.TIMESTAMP:
-        return _read_timestamp
+        return _int64_value(millis_to_datetime)
     if kind is TypeKind.DECIMAL:
-        return _decimal_reader(ftype)
+        return _float_value(decimal_from_float(ftype))
     raise AssertionError(f"no reader for {kind}")  # pragma: no cover - every kind is handled
 
 
@@ -628,37 +579,28 @@ def _read_string(value: bytes) -> str:
         raise _Reject(f"bytes_list value {shown!r} (not valid UTF-8)") from None
 
 
-def _read_date(days: int) -> _dt.date:
-    try:
-        return _dt.date.fromordinal(days + _EPOCH_ORDINAL)
-    except (ValueError, OverflowError):
-        raise _Reject(f"int64_list value {days} (not a day number a date can hold)") from None
+def _int64_value(read: Callable[[int], Any]) -> Callable[[int], Any]:
+    """A reader of one ``int64_list`` value whose rejections say where the value came from."""
+
+    def reader(value: int) -> Any:
+        try:
+            return read(value)
+        except _Reject as e:
+            raise _Reject(f"int64_list value {e.got}") from None
+
+    return reader
 
 
-def _read_timestamp(millis: int) -> _dt.datetime:
-    try:
-        return _EPOCH + _dt.timedelta(milliseconds=millis)
-    except OverflowError:
-        raise _Reject(
-            f"int64_list value {millis} (not a millisecond time a datetime can hold)"
-        ) from None
+def _float_value(read: Callable[[float], Any]) -> Callable[[float], Any]:
+    """A reader of one ``float_list`` value whose rejections say where the value came from."""
 
+    def reader(value: float) -> Any:
+        try:
+            return read(value)
+        except _Reject as e:
+            raise _Reject(f"float_list value {e.got}") from None
 
-def _decimal_reader(ftype: FieldType) -> Callable[[float], decimal.Decimal]:
-    assert ftype.precision is not None and ftype.scale is not None
-    quantum = decimal.Decimal(1).scaleb(-ftype.scale)
-    limit = decimal.Decimal(10) ** (ftype.precision - ftype.scale)
-    sql = ftype.sql()
-
-    def read_decimal(value: float) -> decimal.Decimal:
-        if not math.isfinite(value):
-            raise _Reject(f"float_list value {value!r} (not finite)")
-        result = _DECIMAL_CONTEXT.quantize(decimal.Decimal(value), quantum)
-        if abs(result) >= limit:
-            raise _Reject(f"float_list value {value!r} (does not fit {sql})")
-        return result
-
-    return read_decimal
+    return reader
 
 
 def _column_reader(ftype: FieldType) -> _ColumnReader:

@@ -132,7 +132,7 @@ class PeerFailedError(AkdlError, RuntimeError):
     """The round was aborted because another TF process of the job failed.
 
     Attributes:
-        failed_task: Flink-side name of the failed task, e.g. ``worker:1``.
+        failed_task: the failed task's label, e.g. ``worker:0`` (see `bridge.task_ref`).
         reason: the failed task's error summary.
         round: the aborted round.
     """

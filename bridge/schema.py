@@ -27,6 +27,7 @@ __all__ = [
     "Schema",
     "TypeKind",
     "parse_schema",
+    "quote_name",
     "parse_type",
 ]
 
@@ -244,7 +245,7 @@ class Schema:
 
     def to_string(self) -> str:
         """The schema string, e.g. ``"a BIGINT, b STRING"``; `parse_schema` reads it back."""
-        return ", ".join(f"{_quote_name(f.name)} {f.type.sql()}" for f in self.fields)
+        return ", ".join(f"{quote_name(f.name)} {f.type.sql()}" for f in self.fields)
 
     def __str__(self) -> str:
         return self.to_string()
@@ -253,8 +254,14 @@ class Schema:
 _PLAIN_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
-def _quote_name(name: str) -> str:
-    if _PLAIN_NAME.fullmatch(name):
+def quote_name(name: str, *, always: bool = False) -> str:
+    """A column name as schema strings and Flink SQL write it.
+
+    Plain identifiers stay as they are; any other name is put in backticks, with backticks in
+    it doubled. SQL text passes ``always=True``, so reserved words (``value``, ``timestamp``)
+    are quoted too.
+    """
+    if not always and _PLAIN_NAME.fullmatch(name):
         return name
     return "`" + name.replace("`", "``") + "`"
 

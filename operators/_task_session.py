@@ -4,6 +4,9 @@ The subtask calls, in order: :meth:`TaskSession.start`, :meth:`TaskSession.feed`
 :meth:`TaskSession.take_output` whenever it may emit, :meth:`TaskSession.finish` at end of
 input, and :meth:`TaskSession.close` on every exit path. Nothing here imports Flink or
 TensorFlow, so the whole lifecycle is testable with a real child process and no Flink.
+
+How rows become channel messages is the session's `ExampleRowInput`: the wire format is one
+object, so another format is another implementation of its three methods.
 """
 
 from __future__ import annotations
@@ -18,35 +21,61 @@ from typing import Any
 
 from bridge.auth import new_token
 from bridge.channel import ChannelServer
-from bridge.cluster import flink_task, task_label
 from bridge.codec import ExampleDecoder, ExampleEncoder
 from bridge.deadline import Deadline
 from bridge.errors import TaskProcessExitedError
 from bridge.framing import RecordBatcher
 from bridge.process import TaskProcess
 from bridge.protos import task_spec_pb2
-from bridge.schema import parse_schema
-from operators._task_plan import TaskPlan
+from bridge.schema import Schema, parse_schema
+from bridge.task_ref import TaskRef
+from operators._stage_plan import StagePlan
 
-__all__ = ["MODEL_FILE", "TaskSession"]
+__all__ = ["ExampleRowInput", "TaskSession"]
 
 _log = logging.getLogger("akdl.session")
-MODEL_FILE = "model.zip"
 # After the process exits, how long its last message may still be in flight.
 _EXIT_SETTLE_S = 3.0
 _WAIT_STEP_S = 0.1
 
 
-class TaskSession:
-    """Owns one TF process: its work dir, channel server and process handle."""
+class ExampleRowInput:
+    """Rows -> serialized ``tf.train.Example`` records, batched for the channel."""
 
-    def __init__(self, plan: TaskPlan, subtask_index: int):
-        self.plan = plan
-        self.task = flink_task(subtask_index, plan.num_workers)
-        self.label = task_label(self.task)
-        self._encoder = ExampleEncoder(parse_schema(plan.input_schema))
-        self._decoder = ExampleDecoder(parse_schema(plan.output_schema))
+    def __init__(self, schema: Schema):
+        self._encoder = ExampleEncoder(schema)
         self._batcher = RecordBatcher()
+
+    def add(self, values: Sequence[Any]) -> bool:
+        """Encode one row; returns True when a batch is full and should be sent."""
+        return self._batcher.add(self._encoder.encode(values))
+
+    def __len__(self) -> int:
+        return len(self._batcher)
+
+    def take(self) -> list[bytes]:
+        """The pending records, removed."""
+        return self._batcher.take()
+
+
+class TaskSession:
+    """Owns one TF process: its work dir, channel server and process handle.
+
+    Args:
+        plan: the stage's plan.
+        task: the task this subtask runs.
+        coordinator: ``(address, token)`` of the stage's coordinator, or ``None`` to run alone.
+    """
+
+    def __init__(
+        self, plan: StagePlan, task: TaskRef, coordinator: tuple[str, str] | None = None
+    ):
+        self.plan = plan
+        self.task = task
+        self.label = task.label
+        self._coordinator = coordinator
+        self._input = ExampleRowInput(parse_schema(plan.spec.input_schema))
+        self._decoder = ExampleDecoder(parse_schema(plan.spec.output_schema))
         self._pending: list[bytes] = []
         self._server: ChannelServer | None = None
         self._process: TaskProcess | None = None
@@ -55,7 +84,7 @@ class TaskSession:
 
     @property
     def _who(self) -> str:
-        return f"{self.plan.operator_name} {self.label}"
+        return f"{self.plan.operator_name} {self.task.describe()}"
 
     def start(self) -> None:
         """Create the work dir, start the channel server and spawn the TF process."""
@@ -63,11 +92,9 @@ class TaskSession:
         if root:
             os.makedirs(root, exist_ok=True)
         self.work_dir = tempfile.mkdtemp(prefix=f"akdl-{self.label.replace(':', '')}-", dir=root)
-        for path in self.plan.user_files:
-            shutil.copy(path, self.work_dir)
-        if self.plan.model_file:
-            with open(os.path.join(self.work_dir, MODEL_FILE), "wb") as f:
-                f.write(self.plan.model_file)
+        for name, content in self.plan.user_files:
+            with open(os.path.join(self.work_dir, name), "wb") as f:
+                f.write(content)
         self._server = ChannelServer(new_token())
         spec_path = os.path.join(self.work_dir, "task_spec.pb")
         with open(spec_path, "wb") as f:
@@ -85,27 +112,15 @@ class TaskSession:
         )
 
     def _spec(self) -> task_spec_pb2.TaskSpec:
-        plan = self.plan
-        return task_spec_pb2.TaskSpec(
-            task=self.task,
-            mode=plan.mode,
-            channel_address=self._server.address,
-            coordinator_address=plan.coordinator_address,
-            token=self._server.token,
-            work_dir=self.work_dir,
-            main_script=plan.main_script,
-            user_params_json=plan.user_params_json,
-            input_schema=plan.input_schema,
-            output_schema=plan.output_schema,
-            num_workers=plan.num_workers,
-            num_ps=plan.num_ps,
-            intra_op_parallelism=plan.intra_op_parallelism,
-            rpc_timeout_s=plan.rpc_timeout_s,
-            operator_name=plan.operator_name,
-            properties=plan.properties,
-            coordinator_token=plan.coordinator_token,
-            rendezvous_timeout_s=plan.rendezvous_timeout_s,
-        )
+        spec = task_spec_pb2.TaskSpec()
+        spec.CopyFrom(self.plan.spec)
+        spec.task.CopyFrom(self.task.to_proto())
+        spec.channel_address = self._server.address
+        spec.token = self._server.token
+        spec.work_dir = self.work_dir
+        if self._coordinator is not None:
+            spec.coordinator_address, spec.coordinator_token = self._coordinator
+        return spec
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -116,12 +131,12 @@ class TaskSession:
 
     def feed(self, values: Sequence[Any]) -> None:
         """Encode one row and queue it; sends a batch when one is full."""
-        if self._batcher.add(self._encoder.encode(values)):
+        if self._input.add(values):
             self._send_batch()
 
     def flush_input(self) -> None:
         """Send the queued rows now, even if the batch is not full (stream stages)."""
-        if len(self._batcher):
+        if len(self._input):
             self._send_batch()
 
     def poll(self) -> list[list[Any]]:
@@ -148,7 +163,7 @@ class TaskSession:
         deadline = Deadline(
             self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"
         )
-        self._server.feed.put_records(self._batcher.take(), deadline, self._while_blocked)
+        self._server.feed.put_records(self._input.take(), deadline, self._while_blocked)
 
     def _while_blocked(self) -> None:
         self._pending.extend(self._server.collector.drain())
@@ -190,7 +205,7 @@ class TaskSession:
 
         Returns the output rows not yet taken. Raises the task's error if it failed.
         """
-        if len(self._batcher):
+        if len(self._input):
             self._send_batch()
         feed_deadline = Deadline(
             self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"

@@ -21,21 +21,20 @@ Execution follows Alink too:
 
 from __future__ import annotations
 
-import datetime
 import functools
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyflink.common import Row
-from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table, TableDescriptor
 
-from bridge.errors import AkdlError, SchemaError
-from bridge.schema import parse_type
+from bridge.errors import AkdlError
+from bridge.schema import quote_name
 from operators import env as _env
-from operators._job_coordinators import cancel_running_rounds
+from operators._collect import collect_rows
+from operators._jobs import StageHandle
 from operators._planner_thread import ensure_planner_thread
+from operators._tableau import format_tableau
 from operators.params import WithParams
 from operators.types import table_type_strings
 
@@ -70,29 +69,22 @@ class _ClassOrInstanceMethod:
         return bound
 
 
-# Sinks registered by lazy ``print()`` calls, per operator kind (True: stream), run by
-# ``execute()``. Each entry is (table, sink descriptor).
-_pending_sinks: dict[bool, list[tuple[Table, TableDescriptor]]] = {False: [], True: []}
-
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _quote_name(name: str) -> str:
-    return name if _PLAIN_NAME.fullmatch(name) else "`" + name.replace("`", "``") + "`"
-
-
 class _TableOperator(WithParams):
     """What batch and stream operators share: one output ``Table`` and the Alink table API.
 
     Subclasses set ``_STREAM`` (which default environment they use) and either override
     `_build_table` (sources: build the output from parameters, lazily) or implement ``linkFrom``
     and call `_set_output`.
+
+    Every operator knows the TF stages its output depends on (``_stages``: its inputs' and its
+    own), so that a job run from it starts exactly those stages' coordinators.
     """
 
     _STREAM: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any):
         self._table: Table | None = None
+        self._stages: frozenset[StageHandle] = frozenset()
         super().__init__(**kwargs)
 
     # --- plumbing for subclasses ---------------------------------------------------------------
@@ -109,6 +101,21 @@ class _TableOperator(WithParams):
     def _set_output(self, table: Table) -> None:
         """Sets the output table (from ``linkFrom``)."""
         self._table = table
+
+    def _add_stage(self, stage: StageHandle) -> None:
+        """Records a TF stage this operator's output runs."""
+        self._stages = self._stages | {stage}
+
+    def _run_job(self, run: Callable[[Table], Any], stages: Iterable[StageHandle] = ()) -> Any:
+        """Runs ``run(output table)`` as a job whose TF stages have their coordinators.
+
+        Args:
+            run: executes the table (collect, print, insert) and returns what it returns.
+            stages: further stages in the job (other sinks of one statement set).
+        """
+        table = self._output()
+        with _env.current_environment().jobs.job(table._t_env, self._stages | set(stages)):
+            return run(table)
 
     def _output(self) -> Table:
         """The output table, built now if this is a source.
@@ -160,7 +167,15 @@ class _TableOperator(WithParams):
                     f"{self._operator_name()}.linkFrom input {i} must be a {family.__name__}, "
                     f"got {type(op).__name__}"
                 )
-        return [op._output() for op in ops]
+        tables = [op._output() for op in ops]
+        self._stages = self._stages.union(*(op._stages for op in ops))
+        return tables
+
+    def _derived(self, table: Table) -> _TableOperator:
+        """A plain operator of this kind whose output ``table`` is computed from this one's."""
+        op = self._wrap(table)
+        op._stages = self._stages
+        return op
 
     @classmethod
     def _wrap(cls, table: Table) -> _TableOperator:
@@ -223,7 +238,7 @@ class _TableOperator(WithParams):
             A `BatchOperator` (or `StreamOperator`) wrapping the query's table.
         """
         table = self._output()
-        return self._wrap(table._t_env.sql_query(f"SELECT {clause} FROM {table}"))
+        return self._derived(table._t_env.sql_query(f"SELECT {clause} FROM {table}"))
 
     def filter(self, condition: str) -> Any:
         """A new operator of the same kind with the rows matching a SQL condition.
@@ -235,7 +250,7 @@ class _TableOperator(WithParams):
             A `BatchOperator` (or `StreamOperator`) wrapping the filtered table.
         """
         table = self._output()
-        return self._wrap(table._t_env.sql_query(f"SELECT * FROM {table} WHERE {condition}"))
+        return self._derived(table._t_env.sql_query(f"SELECT * FROM {table} WHERE {condition}"))
 
     where = filter
 
@@ -265,7 +280,7 @@ class _TableOperator(WithParams):
             The schema string.
         """
         return ", ".join(
-            f"{_quote_name(name)} {type_text}"
+            f"{quote_name(name)} {type_text}"
             for name, type_text in table_type_strings(self._output())
         )
 
@@ -292,7 +307,7 @@ class _TableOperator(WithParams):
         Returns:
             The rows, as positional PyFlink ``Row`` objects.
         """
-        return _collect_rows(self._output())
+        return self._run_job(collect_rows)
 
     def collectToDataframe(self) -> pandas.DataFrame:
         """Runs a job and returns the output as a pandas DataFrame.
@@ -316,124 +331,32 @@ class _TableOperator(WithParams):
         return f"<{text}>"
 
 
-def _collect_rows(table: Table) -> list[Row]:
-    """Runs ``table`` and fetches its rows as Arrow IPC batches (the path of ``to_pandas``)."""
-    import pyarrow
-
-    type_texts = [type_text for _, type_text in table_type_strings(table)]
-    if not all(_arrow_supported(t) for t in type_texts):
-        # Types akdl does not model (MAP, ROW, TIME, ...): PyFlink's row-by-row path.
-        with table.execute().collect() as results:
-            return list(results)
-    local_zoned = [_is_local_zoned(t) for t in type_texts]
-    table._t_env._before_execute()
-    gateway = get_gateway()
-    j_config = table._j_table.getTableEnvironment().getConfig()
-    batch_rows = j_config.get(
-        gateway.jvm.org.apache.flink.python.PythonOptions.MAX_ARROW_BATCH_SIZE
-    )
-    arrow_utils = gateway.jvm.org.apache.flink.table.runtime.arrow.ArrowUtils
-    batches = arrow_utils.collectAsPandasDataFrame(table._j_table, batch_rows)
-    chunks = []
-    while batches.hasNext():
-        chunks.append(bytes(batches.next()))
-    if not chunks:
-        return []
-    arrow_table = pyarrow.ipc.open_stream(b"".join(chunks)).read_all()
-    columns = [_column_values(column, ltz) for column, ltz in zip(arrow_table.columns, local_zoned)]
-    return [Row(*values) for values in zip(*columns)]
-
-
-def _arrow_supported(type_text: str) -> bool:
-    try:
-        parse_type(type_text)
-    except SchemaError:
-        return False
-    return True
-
-
-def _is_local_zoned(type_text: str) -> bool:
-    text = type_text.upper()
-    return text.startswith("TIMESTAMP_LTZ") or "WITH LOCAL TIME ZONE" in text
-
-
-def _column_values(column: Any, local_zoned: bool) -> list[Any]:
-    """Python values of one Arrow column.
-
-    Nanosecond timestamps are cut to microseconds (Python's resolution). TIMESTAMP_LTZ columns
-    arrive as naive UTC wall-clock values and are returned as aware UTC datetimes.
-    """
-    import pyarrow
-
-    arrow_type = column.type
-    if not pyarrow.types.is_timestamp(arrow_type):
-        return column.to_pylist()
-    if arrow_type.unit == "ns":
-        column = column.cast(pyarrow.timestamp("us", arrow_type.tz), safe=False)
-    values = column.to_pylist()
-    if local_zoned:
-        utc = datetime.UTC
-        values = [v if v is None or v.tzinfo else v.replace(tzinfo=utc) for v in values]
-    return values
-
-
-_NULL_TEXT = "<NULL>"
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return _NULL_TEXT
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, bytes | bytearray):
-        return "x'" + bytes(value).hex() + "'"
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, list):
-        return "[" + ", ".join(_cell_text(v) for v in value) + "]"
-    return str(value)
-
-
-def _format_tableau(names: list[str], rows: list[Row]) -> str:
-    """Formats rows like Flink's ``TableResult.print()``: a boxed table and a row count."""
-    cells = [[_cell_text(v) for v in row] for row in rows]
-    widths = [len(n) for n in names]
-    for line in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, line)]
-    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-
-    def boxed(values: list[str]) -> str:
-        return "|" + "|".join(f" {v:>{w}} " for v, w in zip(values, widths)) + "|"
-
-    out = [border, boxed(names), border]
-    out.extend(boxed(line) for line in cells)
-    if cells:
-        out.append(border)
-    count = len(rows)
-    out.append(f"{count} row{'' if count == 1 else 's'} in set" if count else "Empty set")
-    return "\n".join(out)
-
-
 def _execute(cls: type[_TableOperator], op: _TableOperator | None) -> None:
     """Runs the pending sinks of ``cls``'s kind, plus ``op``'s output into a discarding sink."""
     stream = cls._STREAM
-    sinks = list(_pending_sinks[stream])
+    environment = _env.current_environment()
+    pending = environment.pending_sinks[stream]
+    sinks = list(pending)
     if op is not None:
-        sinks.append((op._output(), TableDescriptor.for_connector("blackhole").build()))
+        blackhole = TableDescriptor.for_connector("blackhole").build()
+        sinks.append((op._output(), blackhole, op._stages))
     if not sinks:
         raise LinkError(
             f"{cls.__name__}.execute(): nothing to execute; print() a "
             f"{'stream' if stream else 'batch'} operator first, or call execute() on one"
         )
-    _pending_sinks[stream].clear()
-    groups: dict[int, list[tuple[Table, TableDescriptor]]] = {}
-    for table, descriptor in sinks:
-        groups.setdefault(id(table._t_env), []).append((table, descriptor))
+    pending.clear()
+    groups: dict[int, list[tuple[Table, TableDescriptor, frozenset[StageHandle]]]] = {}
+    for sink in sinks:
+        groups.setdefault(id(sink[0]._t_env), []).append(sink)
     for group in groups.values():
-        statements = group[0][0]._t_env.create_statement_set()
-        for table, descriptor in group:
+        t_env = group[0][0]._t_env
+        statements = t_env.create_statement_set()
+        for table, descriptor, _ in group:
             statements.add_insert(descriptor, table)
-        statements.execute().wait()
+        stages = frozenset().union(*(stages for _, _, stages in group))
+        with environment.jobs.job(t_env, stages):
+            statements.execute().wait()
 
 
 class BatchOperator(_TableOperator):
@@ -446,7 +369,7 @@ class BatchOperator(_TableOperator):
 
         The text goes to Python's ``sys.stdout`` (so notebooks and pytest see it).
         """
-        print(_format_tableau(self.getColNames(), self.collect()))
+        print(format_tableau(self.getColNames(), self.collect()))
 
     @_ClassOrInstanceMethod
     def execute(cls: type[BatchOperator], op: BatchOperator | None) -> None:
@@ -487,15 +410,17 @@ class StreamOperator(_TableOperator):
         rows: list[Row] = []
         if max_rows == 0:
             return rows
-        # Closing the iterator cancels the job; the coordinators end its TF processes.
-        try:
-            with self._output().execute().collect() as results:
-                for row in results:
-                    rows.append(row)
-                    if len(rows) >= max_rows:
-                        break
-        finally:
-            cancel_running_rounds(f"the job was cancelled after collecting {len(rows)} rows")
+        table = self._output()
+        with _env.current_environment().jobs.job(table._t_env, self._stages) as job:
+            # Closing the iterator cancels the job; its coordinators end its TF processes.
+            try:
+                with table.execute().collect() as results:
+                    for row in results:
+                        rows.append(row)
+                        if len(rows) >= max_rows:
+                            break
+            finally:
+                job.cancel(f"the job was cancelled after collecting {len(rows)} rows")
         return rows
 
     def print(self) -> None:
@@ -504,7 +429,8 @@ class StreamOperator(_TableOperator):
         Rows are printed by the TaskManager (locally: this process's stdout) as they arrive.
         """
         descriptor = TableDescriptor.for_connector("print").build()
-        _pending_sinks[True].append((self._output(), descriptor))
+        sinks = _env.current_environment().pending_sinks[True]
+        sinks.append((self._output(), descriptor, self._stages))
 
     @_ClassOrInstanceMethod
     def execute(cls: type[StreamOperator], op: StreamOperator | None) -> None:

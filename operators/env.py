@@ -2,6 +2,12 @@
 
 Runs in the Flink driver (the user's PyFlink program).
 
+An :class:`AkdlEnvironment` owns what belongs to one environment: its settings, its batch and
+stream table environments, the sinks that ``StreamOperator.print()`` registered, and the
+:class:`~operators._jobs.JobRunner` that gives each running job its TF stages' coordinators.
+The module functions (`use_local_env`, `get_batch_table_env`, ...) work on the current default
+instance, as Alink's ``useLocalEnv`` does.
+
 Batch operators use a ``StreamTableEnvironment`` over a ``StreamExecutionEnvironment`` in
 ``RuntimeExecutionMode.BATCH``; stream operators use a separate pair in ``STREAMING`` mode,
 created on first use. Both share the parallelism given to `use_local_env`. Without any call,
@@ -37,11 +43,14 @@ from typing import Any
 
 from pyflink.common import Configuration
 from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
-from pyflink.table import EnvironmentSettings, StreamTableEnvironment
+from pyflink.table import EnvironmentSettings, StreamTableEnvironment, Table, TableDescriptor
 
 from bridge.errors import ParamError
+from operators._jobs import JobRunner
 
 __all__ = [
+    "AkdlEnvironment",
+    "current_environment",
     "get_batch_env",
     "get_batch_table_env",
     "get_env",
@@ -67,8 +76,22 @@ class _EnvPair:
 
 
 @dataclass
-class _EnvSettings:
-    """What `use_local_env` was told; the environments are built from it on demand."""
+class AkdlEnvironment:
+    """One environment's settings, table environments, pending sinks and running jobs.
+
+    The table environments are built from the settings on first use.
+
+    Attributes:
+        parallelism: the default parallelism of operators.
+        flink_config: Flink options set on both table environments.
+        print_process_info: whether TF processes echo diagnostics (debug mode).
+        worker_mode: PyFlink's Python worker execution mode, or ``None`` for its default.
+        batch: the batch table environment, once built or handed in.
+        stream: the stream table environment, once built or handed in.
+        pending_sinks: sinks registered by ``print()`` per kind (True: stream), as
+            ``(table, descriptor, stages)``; ``execute()`` runs them.
+        jobs: starts and stops the coordinators of the jobs run in this environment.
+    """
 
     parallelism: int = 1
     flink_config: dict[str, str] = field(default_factory=dict)
@@ -76,10 +99,33 @@ class _EnvSettings:
     worker_mode: str | None = None
     batch: _EnvPair | None = None
     stream: _EnvPair | None = None
+    pending_sinks: dict[bool, list[tuple[Table, TableDescriptor, frozenset]]] = field(
+        default_factory=lambda: {False: [], True: []}
+    )
+    jobs: JobRunner = field(default_factory=JobRunner)
+
+    def pair(self, stream: bool) -> _EnvPair:
+        """The batch or stream pair, created (locally) on first use."""
+        if stream:
+            if self.stream is None:
+                self.stream = _create_local(self, stream=True)
+            return self.stream
+        if self.batch is None:
+            self.batch = _create_local(self, stream=False)
+        return self.batch
 
 
 # The process-wide default environment, as in Alink's ``useLocalEnv``.
-_current = _EnvSettings()
+_current = AkdlEnvironment()
+
+
+def current_environment() -> AkdlEnvironment:
+    """The default environment operators use now.
+
+    Returns:
+        The `AkdlEnvironment` set by the last `use_local_env` (or a local one of parallelism 1).
+    """
+    return _current
 
 
 def use_local_env(parallelism: int, config: Mapping[str, Any] | None = None) -> None:
@@ -105,7 +151,7 @@ def use_local_env(parallelism: int, config: Mapping[str, Any] | None = None) -> 
         raise ParamError(
             "use_local_env", "parallelism", f"must be an int >= 1, got {parallelism!r}"
         )
-    settings = _EnvSettings(parallelism=parallelism)
+    settings = AkdlEnvironment(parallelism=parallelism)
     for key, value in dict(config or {}).items():
         if key == DEBUG_MODE_KEY:
             settings.print_process_info = bool(value)
@@ -225,15 +271,11 @@ def is_print_process_info() -> bool:
 
 
 def _batch() -> _EnvPair:
-    if _current.batch is None:
-        _current.batch = _create_local(_current, stream=False)
-    return _current.batch
+    return _current.pair(stream=False)
 
 
 def _stream() -> _EnvPair:
-    if _current.stream is None:
-        _current.stream = _create_local(_current, stream=True)
-    return _current.stream
+    return _current.pair(stream=True)
 
 
 def _config_string(value: Any) -> str:
@@ -269,7 +311,7 @@ BATCH_DEFAULTS = {
 }
 
 
-def _create_local(settings: _EnvSettings, stream: bool) -> _EnvPair:
+def _create_local(settings: AkdlEnvironment, stream: bool) -> _EnvPair:
     conf = Configuration()
     options = settings.flink_config if stream else {**BATCH_DEFAULTS, **settings.flink_config}
     for key, value in options.items():

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bridge.errors import ParamError
+from bridge.values import describe_value
 
 __all__ = [
     "Param",
     "WithParams",
     "at_least",
     "json_dict_string",
-    "json_list",
     "one_of",
     "camel_to_snake",
 ]
@@ -58,7 +58,7 @@ class Param:
         required: whether `WithParams._check_required` insists on a value.
         doc: one line for the user, shown in the operator's generated docstring.
         convert: optional normalizer applied to a set value before the type check, e.g.
-            `json_list`. It raises ``ValueError`` or ``TypeError`` for unusable input.
+            `parse_name_list`. It raises ``ValueError`` or ``TypeError`` for unusable input.
         validate: optional check of the converted, type-checked value. It raises ``ValueError``
             with a phrase describing the problem (e.g. ``"must be at least 1"``).
         aliases: other accepted keywords, e.g. ``("num_ps",)`` for ``numPSs``.
@@ -118,40 +118,6 @@ def _lookup_key(name: str) -> str:
 
 
 # --- converters and validators -----------------------------------------------------------------
-
-
-def json_list(value: Any) -> list[str]:
-    """Normalizes a list-of-strings parameter (Alink's ``String[]``).
-
-    Accepts a list or tuple of strings, a JSON string holding such a list
-    (``'["a", "b"]'``), or a single plain string, which becomes a one-element list.
-
-    Args:
-        value: the value the user set.
-
-    Returns:
-        A new list of strings.
-
-    Raises:
-        TypeError: the value is neither a string nor a list/tuple, or an element is no string.
-        ValueError: a string that starts with ``[`` is not a valid JSON list.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"is not a valid JSON list ({e.msg}): {value!r}") from None
-        else:
-            return [value]
-    if not isinstance(value, list | tuple):
-        raise TypeError(f"must be a list of strings or a JSON string, got {_describe(value)}")
-    items = list(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"must hold only strings, got {_describe(item)}")
-    return items
 
 
 def json_dict_string(value: Any) -> str:
@@ -223,10 +189,7 @@ def one_of(choices: Iterable[Any]) -> Callable[[Any], None]:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return describe_value(value, limit=60)
 
 
 def _check_type(param: Param, value: Any) -> Any:

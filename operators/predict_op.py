@@ -16,20 +16,21 @@ the job graph (as one zip), so it works wherever the TaskManagers run.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes
 from bridge.predict_columns import ColumnPlan, plan_columns
+from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
 from bridge.schema import ColumnNotFoundError, parse_schema
 from operators import env as _env
-from operators._task_session import MODEL_FILE
-from operators._tf_function import TFPredictFunction, TFStreamPredictFunction
+from operators._stage_function import FlushPolicy
+from operators._stage_graph import build_stage
+from operators._stage_handlers import PredictHandler
+from operators._stage_plan import plan_stage
+from operators._tf_params import FLUSH_PARAM, MODEL_PATH_PARAM, PREDICT_PARAMS
 from operators.base import BatchOperator, StreamOperator
-from operators.params import Param, at_least, json_list
-from operators.tensorflow_op import attach_stage, new_plan
 from operators.types import schema_of_table
 
 __all__ = [
@@ -39,49 +40,17 @@ __all__ = [
     "TFTableModelPredictStreamOp",
 ]
 
-PREDICT_PARAMS = (
-    Param("outputSchemaStr", str, required=True,
-          doc='the prediction columns and their types, e.g. "probability double"'),
-    Param("selectedCols", list, convert=json_list,
-          doc="input columns fed to the model, in signature-input order (default: all)"),
-    Param("reservedCols", list, convert=json_list,
-          doc="input columns kept in the output, before the predictions (default: all)"),
-    Param("signatureDefKey", str, default="serving_default",
-          doc="the SavedModel signature to run"),
-    Param("inputSignatureDefs", list, convert=json_list,
-          doc="signature input fed by each selected column (default: the column names)"),
-    Param("outputSignatureDefs", list, convert=json_list,
-          doc="signature output read by each output column (default: the column names)"),
-    Param("graphDefTag", str, default="serve", doc="the MetaGraph tag(s) to load"),
-    Param("batchSize", int, default=256, validate=at_least(1),
-          doc="rows per call of the model"),
-    Param("numWorkers", int, validate=at_least(1),
-          doc="TF processes predicting in parallel (default: the environment's parallelism)"),
-    Param("intraOpParallelism", int, default=0, validate=at_least(0),
-          doc="TF intra-op threads per process (0: TF's default)"),
-    Param("pythonEnv", str, default="",
-          doc="Python interpreter, or venv directory, that runs the TF processes"),
-    Param("printProcessInfo", bool, default=False,
-          doc="echo spawn commands and each TF process's output to stdout"),
-    Param("rpcTimeoutS", float, default=600.0, validate=at_least(1),
-          doc="longest wait on a TF process before the job fails"),
-)
-MODEL_PATH_PARAM = Param(
-    "modelPath", str, required=True, doc="a SavedModel directory, or a .zip / .tar.gz of one"
-)
-FLUSH_PARAM = Param(
-    "flushIntervalMs", int, default=100, validate=at_least(1),
-    doc="longest wait for a micro-batch to fill, and for output to reach Flink, in a stream",
-)
+_MODEL_FILE = "model.zip"
 _MODEL_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
-class _PredictOperatorMixin:
-    """Turns the predict parameters into a predict stage over ``table``."""
+class _PredictOperator:
+    """Turns the predict parameters into a predict stage over a table."""
 
-    _MODE: ClassVar[int] = task_spec_pb2.PREDICT
+    def _flush_policy(self) -> FlushPolicy | None:
+        return FlushPolicy(self.getFlushIntervalMs()) if self._STREAM else None
 
-    def _columns(self, table) -> ColumnPlan:
+    def _columns(self, table: Any) -> ColumnPlan:
         input_schema = schema_of_table(table)
         try:
             output_schema = parse_schema(self.getOutputSchemaStr())
@@ -108,55 +77,50 @@ class _PredictOperatorMixin:
                     f"{len(schema)} columns {schema.names}",
                 )
 
-    def _predict_output(self, table, model_path: str, model_file: bytes = b"", stream=False):
+    def _predict_stage(
+        self, table: Any, model_path: str, user_files: tuple[tuple[str, bytes], ...] = ()
+    ) -> Any:
         self._check_required()
         columns = self._columns(table)
         self._check_signature_counts(columns)
-        workers = self.getNumWorkers() or _env.get_parallelism()
-        params = {
-            "model_path": model_path,
-            "signature_def_key": self.getSignatureDefKey(),
-            "graph_def_tag": self.getGraphDefTag(),
-            "input_signature_defs": self.getInputSignatureDefs() or [],
-            "output_signature_defs": self.getOutputSignatureDefs() or [],
-            "batch_size": self.getBatchSize(),
-        }
-        plan = new_plan(
+        spec = predict_spec(
+            model_path,
+            signature_def_key=self.getSignatureDefKey(),
+            graph_def_tag=self.getGraphDefTag(),
+            input_signature_defs=self.getInputSignatureDefs(),
+            output_signature_defs=self.getOutputSignatureDefs(),
+            batch_size=self.getBatchSize(),
+        )
+        plan = plan_stage(
             self,
             table._t_env,
-            mode=self._MODE,
+            kind=task_spec_pb2.PREDICT,
             input_schema=columns.selected_schema.to_string(),
             output_schema=columns.output_schema.to_string(),
-            num_workers=workers,
-            num_ps=0,
-            user_files=(),
-            main_script="",
-            user_params_json=json.dumps(params),
-            flush_interval_ms=self.getFlushIntervalMs() if stream else 0,
-            model_file=model_file,
+            num_workers=self.getNumWorkers() or _env.get_parallelism(),
+            user_files=user_files,
+            predict=spec,
+            print_process_info=_env.is_print_process_info(),
         )
-        function_type = TFStreamPredictFunction if stream else TFPredictFunction
-        return attach_stage(self, table, plan, function_type(plan, columns), columns.result_schema)
+        self._add_stage(plan.stage)
+        return build_stage(
+            table, plan, PredictHandler(columns), columns.result_schema, self._flush_policy()
+        )
 
-    def _checked_model_path(self) -> str:
-        path = os.path.abspath(self.getModelPath())
-        if not os.path.exists(path):
-            raise self._param_error("modelPath", f"{path!r} does not exist")
-        if os.path.isfile(path) and not path.endswith(_MODEL_SUFFIXES):
-            raise self._param_error(
-                "modelPath", f"{path!r} is a file but not a {'/'.join(_MODEL_SUFFIXES)} archive"
-            )
-        return path
 
-    def _link_model_and_data(self, ops: tuple[Any, ...], stream: bool) -> None:
-        """The output of ``linkFrom(model_op, data_op)``: the data predicted with the model."""
+class _TableModelPredictOperator(_PredictOperator):
+    """The model comes as a table of Alink model rows: ``linkFrom(model_op, data_op)``."""
+
+    def linkFrom(self, *ops: Any) -> Any:
+        """``linkFrom(model_op, data_op)``: the model table is collected first."""
         self._check_required()
         if len(ops) != 2:
             raise self._param_error("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
         model_op, data_op = ops
         (table,) = self._input_tables((data_op,), 1)
-        model = self._model_table_zip(model_op)
-        self._set_output(self._predict_output(table, MODEL_FILE, model, stream=stream))
+        model = (_MODEL_FILE, self._model_table_zip(model_op))
+        self._set_output(self._predict_stage(table, _MODEL_FILE, (model,)))
+        return self
 
     def _model_table_zip(self, model_op: Any) -> bytes:
         names = [n.lower() for n in model_op.getColNames()]
@@ -168,49 +132,46 @@ class _PredictOperatorMixin:
         return model_rows_to_zip_bytes(model_op.collect())
 
 
-class TFTableModelPredictBatchOp(_PredictOperatorMixin, BatchOperator):
+class _SavedModelPredictOperator(_PredictOperator):
+    """The model is the SavedModel at ``modelPath``."""
+
+    def linkFrom(self, *ops: Any) -> Any:
+        """Predicts over the single input's rows."""
+        self._check_required()
+        (table,) = self._input_tables(ops, 1)
+        self._set_output(self._predict_stage(table, self._checked_model_path()))
+        return self
+
+    def _checked_model_path(self) -> str:
+        path = os.path.abspath(self.getModelPath())
+        if not os.path.exists(path):
+            raise self._param_error("modelPath", f"{path!r} does not exist")
+        if os.path.isfile(path) and not path.endswith(_MODEL_SUFFIXES):
+            raise self._param_error(
+                "modelPath", f"{path!r} is a file but not a {'/'.join(_MODEL_SUFFIXES)} archive"
+            )
+        return path
+
+
+class TFTableModelPredictBatchOp(_TableModelPredictOperator, BatchOperator):
     """Predicts over a batch table with a model given as a table of model rows."""
 
     PARAMS = PREDICT_PARAMS
 
-    def linkFrom(self, *ops: Any) -> TFTableModelPredictBatchOp:
-        """``linkFrom(model_op, data_op)``: the model table is collected first."""
-        self._link_model_and_data(ops, stream=False)
-        return self
 
-
-class TFTableModelPredictStreamOp(_PredictOperatorMixin, StreamOperator):
+class TFTableModelPredictStreamOp(_TableModelPredictOperator, StreamOperator):
     """Predicts over a stream with a model given as a (batch) table of model rows."""
 
     PARAMS = (*PREDICT_PARAMS, FLUSH_PARAM)
 
-    def linkFrom(self, *ops: Any) -> TFTableModelPredictStreamOp:
-        """``linkFrom(model_op, data_op)``: the model table is collected first."""
-        self._link_model_and_data(ops, stream=True)
-        return self
 
-
-class TFSavedModelPredictBatchOp(_PredictOperatorMixin, BatchOperator):
+class TFSavedModelPredictBatchOp(_SavedModelPredictOperator, BatchOperator):
     """Predicts over a batch table with the SavedModel at ``modelPath``."""
 
     PARAMS = (MODEL_PATH_PARAM, *PREDICT_PARAMS)
 
-    def linkFrom(self, *ops: Any) -> TFSavedModelPredictBatchOp:
-        """Predicts over the single input's rows."""
-        self._check_required()
-        (table,) = self._input_tables(ops, 1)
-        self._set_output(self._predict_output(table, self._checked_model_path()))
-        return self
 
-
-class TFSavedModelPredictStreamOp(_PredictOperatorMixin, StreamOperator):
+class TFSavedModelPredictStreamOp(_SavedModelPredictOperator, StreamOperator):
     """Predicts over a stream with the SavedModel at ``modelPath``."""
 
     PARAMS = (MODEL_PATH_PARAM, *PREDICT_PARAMS, FLUSH_PARAM)
-
-    def linkFrom(self, *ops: Any) -> TFSavedModelPredictStreamOp:
-        """Predicts over the single input stream."""
-        self._check_required()
-        (table,) = self._input_tables(ops, 1)
-        self._set_output(self._predict_output(table, self._checked_model_path(), stream=True))
-        return self

@@ -25,10 +25,11 @@ from pyflink.table import Schema as TableSchema
 from pyflink.table.types import _to_java_data_type
 
 from bridge.errors import ParamError, SchemaError, SchemaMismatchError
+from bridge.name_lists import parse_name_list
 from bridge.schema import FieldType, Schema, TypeKind, parse_schema
 from operators.base import BatchOperator, LinkError, StreamOperator, _TableOperator
 from operators.env import get_batch_env, get_parallelism
-from operators.params import Param, at_least, json_list
+from operators.params import Param, at_least
 from operators.types import row_data_type
 
 __all__ = [
@@ -95,7 +96,7 @@ class _RandomTableSource(_Source):
             "outputCols",
             list,
             doc="names of the random columns (default col0..col{numCols-1}); list or JSON",
-            convert=json_list,
+            convert=parse_name_list,
         ),
     )
 

@@ -34,7 +34,7 @@ from operators import (
     get_stream_table_env,
     use_local_env,
 )
-from operators.tensorflow_op import BUNDLE_TIME_KEY
+from operators._stage_plan import BUNDLE_TIME_KEY
 
 IDENTITY_SCRIPT = """
 import tensorflow as tf

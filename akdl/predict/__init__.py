@@ -4,7 +4,10 @@ Modules, one job each:
 
 - `akdl.predict.model_source`: a SavedModel directory, archive or model rows -> its directory;
 - `bridge.predict_columns`: selected, reserved and result columns (Alink's layout);
-- `akdl.predict.convert`: row values <-> numpy arrays for signature tensors;
+- `akdl.predict.tensors`: what a signature declares about a tensor;
+- `akdl.predict.alink_tensor`: Alink's tensor strings;
+- `akdl.predict.inputs`: row values -> numpy arrays for signature inputs;
+- `akdl.predict.outputs`: numpy arrays of signature outputs -> row values;
 - `akdl.predict.signature`: loading a signature and binding columns to it (imports TF);
 - `akdl.predict.predictor`: `SavedModelPredictor`, batches through a signature (imports TF).
 
@@ -33,10 +36,10 @@ __all__ = [
 _HOMES = {
     "ColumnPlan": "bridge.predict_columns",
     "plan_columns": "bridge.predict_columns",
-    "InputConverter": "akdl.predict.convert",
-    "OutputConverter": "akdl.predict.convert",
-    "TensorInfo": "akdl.predict.convert",
-    "parse_alink_tensor": "akdl.predict.convert",
+    "InputConverter": "akdl.predict.inputs",
+    "OutputConverter": "akdl.predict.outputs",
+    "TensorInfo": "akdl.predict.tensors",
+    "parse_alink_tensor": "akdl.predict.alink_tensor",
     "model_dir_from_rows": "akdl.predict.model_source",
     "resolve_model_path": "akdl.predict.model_source",
     "SavedModelPredictor": "akdl.predict.predictor",

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from akdl.predict.convert import InputConverter, OutputConverter
+from akdl.predict.inputs import InputConverter
+from akdl.predict.outputs import OutputConverter
 from akdl.predict.signature import Signature, bind_inputs, bind_outputs, load_signature
 from bridge.errors import PredictError
+from bridge.predict_spec import PredictSettings
 from bridge.schema import Schema
 
 __all__ = ["SavedModelPredictor"]
@@ -32,12 +34,8 @@ class SavedModelPredictor:
         model_dir: the directory holding ``saved_model.pb``.
         input_schema: the selected input columns, in the order of each row's values.
         output_schema: the output columns (``outputSchemaStr``).
-        input_signature_defs: the signature input each selected column feeds, in order;
-            default: the column names.
-        output_signature_defs: the signature output each output column reads, in order;
-            default: the column names.
-        signature_def_key: the signature's key.
-        graph_def_tag: the MetaGraph tags (comma-separated for several).
+        settings: the signature key, tags and signature-def mapping
+            (`bridge.predict_spec.resolved`); its model path and batch size are not used here.
 
     Raises:
         PredictError: the model, signature or column pairing is unusable; the message lists
@@ -49,20 +47,18 @@ class SavedModelPredictor:
         model_dir: str,
         input_schema: Schema,
         output_schema: Schema,
-        *,
-        input_signature_defs: Sequence[str] | None = None,
-        output_signature_defs: Sequence[str] | None = None,
-        signature_def_key: str = "serving_default",
-        graph_def_tag: str | Sequence[str] | None = "serve",
+        settings: PredictSettings,
     ):
         self._input_schema = input_schema
         self._output_schema = output_schema
-        self._signature = load_signature(model_dir, signature_def_key, graph_def_tag)
+        self._signature = load_signature(
+            model_dir, settings.signature_def_key, settings.graph_def_tags
+        )
         self._inputs: list[InputConverter] = bind_inputs(
-            self._signature, input_schema, input_signature_defs
+            self._signature, input_schema, settings.input_signature_defs
         )
         self._outputs: list[OutputConverter] = bind_outputs(
-            self._signature, output_schema, output_signature_defs
+            self._signature, output_schema, settings.output_signature_defs
         )
         self._dtypes = {c.spec.name: tf.as_dtype(c.spec.dtype) for c in self._inputs}
 

@@ -16,7 +16,9 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 from tensorflow.core.protobuf import saved_model_pb2
 
-from akdl.predict.convert import InputConverter, OutputConverter, TensorInfo
+from akdl.predict.inputs import InputConverter, input_converter
+from akdl.predict.outputs import OutputConverter, output_converter
+from akdl.predict.tensors import TensorInfo
 from bridge.errors import PredictError
 from bridge.schema import Schema
 
@@ -26,7 +28,6 @@ __all__ = [
     "bind_outputs",
     "describe_tensors",
     "load_signature",
-    "parse_tags",
 ]
 
 _INIT_OP_KEY = "__saved_model_init_op"
@@ -54,23 +55,6 @@ class Signature:
     inputs: Mapping[str, TensorInfo]
     outputs: Mapping[str, TensorInfo]
     root: Any = field(repr=False, compare=False)
-
-
-def parse_tags(graph_def_tag: str | Sequence[str] | None) -> list[str] | None:
-    """The MetaGraph tags named by a ``graphDefTag`` value.
-
-    Args:
-        graph_def_tag: one tag (``"serve"``), several separated by commas (``"serve,gpu"``) or a
-            sequence of tags; empty or ``None`` means the SavedModel's only MetaGraph.
-
-    Returns:
-        The tags, or ``None`` to let TensorFlow pick the only MetaGraph.
-    """
-    if graph_def_tag is None:
-        return None
-    parts = graph_def_tag.split(",") if isinstance(graph_def_tag, str) else list(graph_def_tag)
-    tags = [t.strip() for t in parts if t.strip()]
-    return tags or None
 
 
 def describe_tensors(tensors: Mapping[str, TensorInfo]) -> str:
@@ -117,16 +101,14 @@ def _tensor_info(name: str, spec: Any) -> TensorInfo:
 
 
 def load_signature(
-    model_dir: str,
-    signature_def_key: str = "serving_default",
-    graph_def_tag: str | Sequence[str] | None = "serve",
+    model_dir: str, signature_def_key: str, tags: Sequence[str]
 ) -> Signature:
     """Loads a SavedModel and picks one of its signatures.
 
     Args:
         model_dir: the directory holding ``saved_model.pb``.
         signature_def_key: the signature's key.
-        graph_def_tag: the MetaGraph tags, as `parse_tags` reads them.
+        tags: the tags of the MetaGraph to load (``graphDefTag``).
 
     Returns:
         The signature, with the loaded model kept alive.
@@ -136,9 +118,9 @@ def load_signature(
             signatures), the model cannot be loaded, or it has no such signature (the message
             lists the keys it has).
     """
-    tags = parse_tags(graph_def_tag)
+    tags = list(tags)
     graphs = _meta_graphs(model_dir)
-    if tags is not None and graphs is not None and frozenset(tags) not in {g[0] for g in graphs}:
+    if graphs is not None and frozenset(tags) not in {g[0] for g in graphs}:
         raise PredictError(
             f"the SavedModel at {model_dir!r} has no MetaGraph tagged {','.join(tags)!r} "
             f"(graphDefTag); it has {_describe_meta_graphs(graphs)}"
@@ -179,7 +161,7 @@ def load_signature(
     return Signature(
         model_dir=model_dir,
         key=signature_def_key,
-        tags=tuple(tags or ()),
+        tags=tuple(tags),
         function=function,
         inputs=inputs,
         outputs=outputs,
@@ -238,7 +220,7 @@ def bind_inputs(
             f"{describe_tensors(signature.inputs)}"
         )
     return [
-        InputConverter(f.name, f.type, signature.inputs[name])
+        input_converter(f.name, f.type, signature.inputs[name])
         for f, name in zip(columns, names, strict=True)
     ]
 
@@ -277,6 +259,6 @@ def bind_outputs(
                 f"{describe_tensors(signature.outputs)}"
             )
     return [
-        OutputConverter(f.name, f.type, signature.outputs[name])
+        output_converter(f.name, f.type, signature.outputs[name])
         for f, name in zip(columns, names, strict=True)
     ]

@@ -16,9 +16,11 @@ import socket
 from collections.abc import Callable
 
 from bridge.cluster import build_cluster
-from bridge.coordinator import CoordinatorClient, EventKind, RoundEvent
+from bridge.coordinator.client import CoordinatorClient
+from bridge.coordinator.rules import EventKind, RoundEvent
 from bridge.errors import DeadlineExceeded
-from bridge.protos import channel_pb2, task_spec_pb2
+from bridge.protos import task_spec_pb2
+from bridge.task_ref import Role, TaskRef
 
 __all__ = ["ClusterMembership"]
 
@@ -44,14 +46,14 @@ class ClusterMembership:
         on_abort: Callable[[RoundEvent], None],
         on_finish: Callable[[], None],
     ):
-        self.task = spec.task
-        self.serve_only = spec.task.role == channel_pb2.PS
+        self.task = TaskRef.from_proto(spec.task)
+        self.serve_only = self.task.role is Role.PS
         self._on_abort = on_abort
         self._on_finish = on_finish
         # Without a coordinator the task is alone: a cluster of just itself.
         self._client = (
             CoordinatorClient(
-                spec.coordinator_address, spec.coordinator_token, spec.task, spec.rpc_timeout_s
+                spec.coordinator_address, spec.coordinator_token, self.task, spec.rpc_timeout_s
             )
             if spec.coordinator_address
             else None

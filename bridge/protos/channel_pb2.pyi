@@ -9,19 +9,23 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ROLE_UNSPECIFIED: _ClassVar[Role]
+    CHIEF: _ClassVar[Role]
     WORKER: _ClassVar[Role]
     PS: _ClassVar[Role]
 ROLE_UNSPECIFIED: Role
+CHIEF: Role
 WORKER: Role
 PS: Role
 
 class TaskId(_message.Message):
-    __slots__ = ("role", "index")
+    __slots__ = ("role", "index", "subtask")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    SUBTASK_FIELD_NUMBER: _ClassVar[int]
     role: Role
     index: int
-    def __init__(self, role: _Optional[_Union[Role, str]] = ..., index: _Optional[int] = ...) -> None: ...
+    subtask: int
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., index: _Optional[int] = ..., subtask: _Optional[int] = ...) -> None: ...
 
 class RecordBatch(_message.Message):
     __slots__ = ("records",)

@@ -4,36 +4,43 @@ import json
 
 import pytest
 
-from bridge.cluster import build_cluster, build_tf_config, flink_task, task_label, tf_task
+from bridge.cluster import build_cluster, build_tf_config
 from bridge.protos import channel_pb2
-
-WORKER, PS = channel_pb2.WORKER, channel_pb2.PS
+from bridge.task_ref import Role, TaskRef, stage_tasks
 
 
 @pytest.mark.parametrize(
-    ("subtask", "role", "index", "tf", "label"),
+    ("subtask", "role", "index", "label"),
     [
-        (0, WORKER, 0, ("chief", 0), "chief:0"),
-        (1, WORKER, 1, ("worker", 0), "worker:0"),
-        (2, WORKER, 2, ("worker", 1), "worker:1"),
-        (3, PS, 0, ("ps", 0), "ps:0"),
-        (4, PS, 1, ("ps", 1), "ps:1"),
+        (0, Role.CHIEF, 0, "chief:0"),
+        (1, Role.WORKER, 0, "worker:0"),
+        (2, Role.WORKER, 1, "worker:1"),
+        (3, Role.PS, 0, "ps:0"),
+        (4, Role.PS, 1, "ps:1"),
     ],
 )
-def test_subtasks_of_three_workers_and_two_ps(subtask, role, index, tf, label):
-    task = flink_task(subtask, num_workers=3)
-    assert (task.role, task.index) == (role, index)
-    assert tf_task(task) == tf
-    assert task_label(task) == label
+def test_subtasks_of_three_workers_and_two_ps(subtask, role, index, label):
+    task = TaskRef.of_subtask(subtask, num_workers=3)
+    assert (task.role, task.index, task.subtask) == (role, index, subtask)
+    assert task.label == str(task) == label
+    assert task.describe() == f"{label} (subtask {subtask})"
+    assert TaskRef.from_proto(task.to_proto()) == task
 
 
 def test_single_worker_is_the_chief():
-    assert task_label(flink_task(0, num_workers=1)) == "chief:0"
-    assert task_label(flink_task(1, num_workers=1)) == "ps:0"
+    assert TaskRef.of_subtask(0, num_workers=1).label == "chief:0"
+    assert TaskRef.of_subtask(1, num_workers=1).label == "ps:0"
 
 
-def test_ps_index_zero_is_not_the_chief():
-    assert tf_task(channel_pb2.TaskId(role=PS, index=0)) == ("ps", 0)
+def test_stage_tasks_come_in_subtask_order():
+    assert [t.describe() for t in stage_tasks(2, 1)] == [
+        "chief:0 (subtask 0)", "worker:0 (subtask 1)", "ps:0 (subtask 2)"
+    ]
+
+
+def test_a_task_id_without_a_role_is_rejected():
+    with pytest.raises(ValueError, match="without a role"):
+        TaskRef.from_proto(channel_pb2.TaskId(index=0))
 
 
 def test_cluster_of_workers_and_ps():
@@ -66,21 +73,20 @@ def test_cluster_lists_are_copies():
 CLUSTER = {"chief": ["h:1"], "worker": ["h:2", "h:3"], "ps": ["h:4"]}
 
 
-@pytest.mark.parametrize(("task_type", "index"), [("chief", 0), ("worker", 1), ("ps", 0)])
-def test_tf_config_json(task_type, index):
-    config = json.loads(build_tf_config(CLUSTER, task_type, index))
-    assert config == {"cluster": CLUSTER, "task": {"type": task_type, "index": index}}
+@pytest.mark.parametrize(("role", "index"), [(Role.CHIEF, 0), (Role.WORKER, 1), (Role.PS, 0)])
+def test_tf_config_json(role, index):
+    config = json.loads(build_tf_config(CLUSTER, TaskRef(role, index, 0)))
+    assert config == {"cluster": CLUSTER, "task": {"type": role.value, "index": index}}
 
 
 @pytest.mark.parametrize(
-    ("task_type", "index"),
-    [("chief", 1), ("worker", 2), ("ps", 1), ("worker", -1), ("evaluator", 0)],
+    ("role", "index"), [(Role.CHIEF, 1), (Role.WORKER, 2), (Role.PS, 1), (Role.WORKER, -1)]
 )
-def test_tf_config_rejects_a_task_outside_the_cluster(task_type, index):
-    with pytest.raises(ValueError, match=f"task {task_type}:{index} is not in cluster"):
-        build_tf_config(CLUSTER, task_type, index)
+def test_tf_config_rejects_a_task_outside_the_cluster(role, index):
+    with pytest.raises(ValueError, match=f"task {role.value}:{index} is not in cluster"):
+        build_tf_config(CLUSTER, TaskRef(role, index, 0))
 
 
 def test_tf_config_rejects_a_role_left_out_of_the_cluster():
     with pytest.raises(ValueError, match="task ps:0 is not in cluster"):
-        build_tf_config(build_cluster(["h:1"], []), "ps", 0)
+        build_tf_config(build_cluster(["h:1"], []), TaskRef(Role.PS, 0, 1))

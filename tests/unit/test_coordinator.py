@@ -12,33 +12,41 @@ from pathlib import Path
 
 import pytest
 
-from bridge.coordinator import (
-    CoordinatorClient,
-    CoordinatorError,
-    CoordinatorServer,
-    CoordinatorState,
-    EventKind,
-    InvalidTaskError,
-    PeerFailedError,
-    flink_task_name,
-)
+from bridge.coordinator.client import CoordinatorClient
+from bridge.coordinator.rules import CoordinatorState, EventKind
+from bridge.coordinator.server import CoordinatorServer
 from bridge.deadline import Deadline
-from bridge.errors import DeadlineExceeded, ParamError
-from bridge.protos import channel_pb2
+from bridge.errors import (
+    CoordinatorError,
+    DeadlineExceeded,
+    InvalidTaskError,
+    ParamError,
+    PeerFailedError,
+)
+from bridge.task_ref import Role, TaskRef
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def worker(index):
-    return channel_pb2.TaskId(role=channel_pb2.WORKER, index=index)
+def worker(subtask):
+    """The worker task of Flink subtask ``subtask`` (subtask 0 is the chief)."""
+    return TaskRef.of_subtask(subtask, num_workers=subtask + 1)
 
 
-def ps(index):
-    return channel_pb2.TaskId(role=channel_pb2.PS, index=index)
+def ps(index, num_workers=3):
+    return TaskRef(Role.PS, index, num_workers + index)
 
 
 def names(tasks):
-    return [flink_task_name(t) for t in tasks]
+    return [t.label for t in tasks]
+
+
+def until(predicate, timeout_s=10.0):
+    """Wait for a condition another thread makes true (polls; fails at the timeout)."""
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.01)
 
 
 def full_state(clock, num_workers=3, num_ps=1):
@@ -63,24 +71,24 @@ def test_counts_are_validated():
 def test_cluster_only_when_every_task_registered(clock):
     state = CoordinatorState(2, 1, clock)
     assert state.register(worker(1), "h1:11", 333) == 1
-    assert state.cluster_if_complete() is None
-    assert names(state.missing()) == ["worker:0", "ps:0"]
+    assert state.rendezvous().cluster is None
+    assert names(state.rendezvous().missing) == ["chief:0", "ps:0"]
     state.register(ps(0), "hp:20")
     clock.advance(7)
     view = state.rendezvous()
     assert not view.complete and view.waited_s == 7
     state.register(worker(0), "h0:10", 334)
-    cluster = state.cluster_if_complete()
+    cluster = state.rendezvous().cluster
     assert cluster.worker_addresses == ("h0:10", "h1:11")
     assert cluster.ps_addresses == ("hp:20",)
     assert cluster.worker_dataset_lengths == (334, 333)
     assert cluster.round == 1
-    assert state.missing() == []
+    assert state.rendezvous().missing == ()
 
 
 def test_tasks_outside_the_job_are_rejected(clock):
     state = CoordinatorState(2, 1, clock)
-    for bad in (worker(2), ps(1), worker(-1), channel_pb2.TaskId(index=0)):
+    for bad in (worker(2), ps(1), TaskRef(Role.WORKER, -1, 0)):
         with pytest.raises(InvalidTaskError):
             state.register(bad, "h:1")
     with pytest.raises(InvalidTaskError, match="round 5"):
@@ -90,7 +98,7 @@ def test_tasks_outside_the_job_are_rejected(clock):
 def test_restarted_task_replaces_its_address(clock):
     state = full_state(clock)
     state.register(worker(2), "new:9", 99)
-    cluster = state.cluster_if_complete()
+    cluster = state.rendezvous().cluster
     assert cluster.worker_addresses[2] == "new:9"
     assert cluster.worker_dataset_lengths[2] == 99
     assert cluster.round == 1
@@ -109,8 +117,7 @@ def test_close_wakes_waiters(clock):
     returned = queue.Queue()
     waiter = threading.Thread(target=lambda: returned.put(state.wait_event(1, 30)))
     waiter.start()
-    time.sleep(0.05)
-    state.close()
+    state.close()  # before or during the wait: either way the waiter returns at once
     assert returned.get(timeout=5) is None
     waiter.join(5)
 
@@ -122,10 +129,9 @@ def test_failure_aborts_the_round_for_every_task(clock):
     state = full_state(clock)
     outcome = state.report_done(worker(1), False, "ValueError: boom")
     assert outcome.kind is EventKind.ABORT
-    assert flink_task_name(outcome.failed_task) == "worker:1"
+    assert outcome.failed_task.label == "worker:0"
     assert outcome.reason == "ValueError: boom"
-    for task in (worker(0), worker(1), worker(2), ps(0)):
-        assert state.events_for(task) == [outcome]
+    assert state.rendezvous().outcome == outcome  # what every task's Watch answers
     assert state.wait_event(1, 0) == outcome
 
 
@@ -134,12 +140,11 @@ def test_cancel_aborts_the_running_round_without_a_failed_task(clock):
     outcome = state.cancel("the job was cancelled")
     assert outcome.kind is EventKind.ABORT and outcome.failed_task is None
     assert outcome.reason == "the job was cancelled"
-    for task in (worker(0), worker(2), ps(0)):
-        assert state.events_for(task) == [outcome]
+    assert state.rendezvous().outcome == outcome
     assert state.cancel("again") is None  # an ended round stays as it ended
     assert state.report_done(worker(1), False, "late") == outcome
     state.register(worker(0), "w0:2")
-    assert state.current_round == 2  # the next execution starts afresh
+    assert state.rendezvous().round == 2  # the next execution starts afresh
 
 
 def test_only_the_first_failure_counts(clock):
@@ -147,7 +152,7 @@ def test_only_the_first_failure_counts(clock):
     first = state.report_done(worker(2), False, "first")
     assert state.report_done(worker(0), False, "second") == first
     assert state.report_done(worker(1), True) == first
-    assert state.outcome().reason == "first"
+    assert state.rendezvous().outcome.reason == "first"
 
 
 def test_failure_before_the_rendezvous_completes_aborts_waiting_registrations(clock):
@@ -171,10 +176,10 @@ def test_finish_needs_the_chief_and_every_worker_that_is_not_serve_only(clock):
     state = full_state(clock)
     assert state.report_done(worker(1), True) is None
     assert state.report_done(worker(2), True) is None
-    assert state.events_for(ps(0)) == []
+    assert state.rendezvous().outcome is None
     outcome = state.report_done(worker(0), True)
     assert outcome.kind is EventKind.FINISH
-    assert state.events_for(ps(0)) == [outcome]
+    assert state.rendezvous().outcome == outcome
 
 
 def test_chief_success_alone_does_not_finish_while_a_worker_runs(clock):
@@ -195,7 +200,7 @@ def test_serve_only_workers_are_not_waited_for(clock):
 def test_marking_serve_only_after_chief_success_finishes(clock):
     state = full_state(clock, num_workers=2)
     state.report_done(worker(0), True)
-    assert state.outcome() is None
+    assert state.rendezvous().outcome is None
     assert state.mark_serve_only(worker(1)).kind is EventKind.FINISH
 
 
@@ -235,7 +240,7 @@ def test_register_after_finish_starts_a_fresh_round(clock):
     assert state.register(worker(1), "again:1", 5) == 2
     view = state.rendezvous()
     assert view.round == 2 and view.outcome is None and view.waited_s == 0
-    assert names(view.missing) == ["worker:0", "ps:0"]
+    assert names(view.missing) == ["chief:0", "ps:0"]
     assert state.rendezvous(1).outcome.kind is EventKind.FINISH
 
 
@@ -243,7 +248,7 @@ def test_register_after_abort_starts_a_fresh_round(clock):
     state = full_state(clock)
     state.report_done(worker(1), False, "boom")
     assert state.register(worker(0), "h:1") == 2
-    assert state.outcome() is None
+    assert state.rendezvous().outcome is None
 
 
 def test_late_calls_for_an_ended_round_do_not_touch_the_next(clock):
@@ -253,10 +258,10 @@ def test_late_calls_for_an_ended_round_do_not_touch_the_next(clock):
     # A long poll of round 1 repeating itself gets round 1's abort, not a seat in round 2.
     assert state.register(worker(1), "late:1", round_number=1) == 1
     assert state.rendezvous(1).outcome.kind is EventKind.ABORT
-    assert names(state.missing(2)) == ["worker:1", "ps:0"]
+    assert names(state.rendezvous(2).missing) == ["worker:0", "ps:0"]
     # A done report of round 1 is ignored by round 2.
     state.report_done(worker(1), False, "late failure", round_number=1)
-    assert state.outcome(2) is None
+    assert state.rendezvous(2).outcome is None
 
 
 def test_very_old_rounds_are_forgotten_but_still_read_as_ended(clock):
@@ -264,7 +269,7 @@ def test_very_old_rounds_are_forgotten_but_still_read_as_ended(clock):
     for _ in range(20):
         state.register(worker(0), "h:1")
         state.report_done(worker(0), True)
-    assert state.current_round == 20
+    assert state.rendezvous().round == 20
     assert state.wait_event(1, 0).kind is EventKind.ABORT
     assert state.rendezvous(1).outcome.kind is EventKind.ABORT
 
@@ -322,13 +327,13 @@ def register_all(server, make_client, tasks, lengths=None):
     def run(task):
         client = make_client(server, task)
         time.sleep(random.uniform(0, 0.2))
-        port = 5000 + (100 if task.role == channel_pb2.PS else 0) + task.index
+        port = 5000 + (100 + task.index if task.role is Role.PS else task.subtask)
         try:
-            got = client.register("127.0.0.1", port, lengths.get(flink_task_name(task), 0),
+            got = client.register("127.0.0.1", port, lengths.get(task.label, 0),
                                   rendezvous())
         except Exception as exc:  # noqa: BLE001 - reported to the test
             got = exc
-        results[flink_task_name(task)] = (client, got)
+        results[task.label] = (client, got)
 
     threads = [threading.Thread(target=run, args=(t,)) for t in order]
     for t in threads:
@@ -351,11 +356,11 @@ def test_server_defaults(make_server):
 
 def test_rendezvous_gives_every_task_the_same_cluster(make_server, make_client):
     server = make_server(3, 1)
-    lengths = {"worker:0": 334, "worker:1": 333, "worker:2": 0}
+    lengths = {"chief:0": 334, "worker:0": 333, "worker:1": 0}
     results = register_all(server, make_client, all_tasks(3, 1), lengths)
     clusters = {name: got for name, (_, got) in results.items()}
-    assert sorted(clusters) == ["ps:0", "worker:0", "worker:1", "worker:2"]
-    first = clusters["worker:0"]
+    assert sorted(clusters) == ["chief:0", "ps:0", "worker:0", "worker:1"]
+    first = clusters["chief:0"]
     assert not isinstance(first, Exception), first
     assert all(c == first for c in clusters.values())
     assert first.worker_addresses == ("127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5002")
@@ -376,8 +381,8 @@ def test_wrong_token_is_rejected(make_server, make_client):
     client.watch(lambda event: lost.put(event), on_lost=lost.put)
     assert isinstance(lost.get(timeout=5), CoordinatorError)
     # Nothing reached the state.
-    assert names(server.state.missing()) == ["worker:0"]
-    assert server.state.outcome() is None
+    assert names(server.state.rendezvous().missing) == ["chief:0"]
+    assert server.state.rendezvous().outcome is None
 
 
 def test_rendezvous_timeout_names_the_missing_tasks(make_server, make_client):
@@ -400,9 +405,10 @@ def test_rendezvous_timeout_names_the_missing_tasks(make_server, make_client):
     elapsed = time.monotonic() - started
     assert errors.qsize() == 2
     error = errors.get()
-    assert error.missing == "worker:2, ps:0"
+    assert error.missing == "worker:1 (subtask 2), ps:0 (subtask 3)"
     assert error.setting == "rendezvousTimeoutS"
-    assert "worker:2, ps:0" in str(error) and "rendezvousTimeoutS" in str(error)
+    assert "worker:1 (subtask 2), ps:0 (subtask 3)" in str(error)
+    assert "rendezvousTimeoutS" in str(error)
     assert 0.9 <= elapsed < 3.0
 
 
@@ -441,11 +447,11 @@ def test_abort_reaches_every_watcher(make_server, make_client):
     results = register_all(server, make_client, all_tasks(3, 1))
     clients = {name: client for name, (client, _) in results.items()}
     events = watch_all(clients)
-    clients["worker:1"].report_done(False, "ValueError: boom on worker 1")
+    clients["worker:0"].report_done(False, "ValueError: boom on worker 1")
     for name, got in events.items():
         event = got.get(timeout=5)
         assert event.kind is EventKind.ABORT, name
-        assert flink_task_name(event.failed_task) == "worker:1"
+        assert event.failed_task.label == "worker:0"
         assert event.reason == "ValueError: boom on worker 1"
         assert event.round == 1
 
@@ -463,14 +469,14 @@ def test_abort_ends_a_waiting_rendezvous(make_server, make_client):
 
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(0.2)
+    until(lambda: worker(0) not in server.state.rendezvous().missing)
     started = time.monotonic()
     make_client(server, worker(1)).report_done(False, "OSError: disk full while spooling")
     error = errors.get(timeout=5)
     thread.join(5)
     assert time.monotonic() - started < 3.0
-    assert error.failed_task == "worker:1"
-    assert "disk full" in error.reason and "worker:1" in str(error)
+    assert error.failed_task == "worker:0"
+    assert "disk full" in error.reason and "worker:0" in str(error)
 
 
 def test_finish_reaches_serve_only_tasks_after_chief_success(make_server, make_client):
@@ -478,13 +484,13 @@ def test_finish_reaches_serve_only_tasks_after_chief_success(make_server, make_c
     server = make_server(3, 1)
     results = register_all(server, make_client, all_tasks(3, 1))
     clients = {name: client for name, (client, _) in results.items()}
+    clients["worker:0"].mark_serve_only()
     clients["worker:1"].mark_serve_only()
-    clients["worker:2"].mark_serve_only()
     events = watch_all(clients)
-    time.sleep(0.2)
-    assert all(q.empty() for q in events.values())
-    clients["worker:0"].report_done(True)
-    for name in ("ps:0", "worker:1", "worker:2", "worker:0"):
+    until(lambda: len(server.state.rendezvous().missing) == 0)
+    assert server.state.rendezvous().outcome is None  # the serve-only marks alone finish nothing
+    clients["chief:0"].report_done(True)
+    for name in ("ps:0", "worker:0", "worker:1", "chief:0"):
         assert events[name].get(timeout=5).kind is EventKind.FINISH, name
 
 
@@ -493,13 +499,13 @@ def test_finish_waits_for_a_worker_still_running(make_server, make_client):
     results = register_all(server, make_client, all_tasks(2, 1))
     clients = {name: client for name, (client, _) in results.items()}
     events = watch_all(clients)
-    clients["worker:0"].report_done(True)
+    clients["chief:0"].report_done(True)
     with pytest.raises(queue.Empty):
         events["ps:0"].get(timeout=0.5)
-    assert events["worker:1"].empty()
-    clients["worker:1"].report_done(True)
+    assert events["worker:0"].empty()
+    clients["worker:0"].report_done(True)
     assert events["ps:0"].get(timeout=5).kind is EventKind.FINISH
-    assert events["worker:1"].get(timeout=5).kind is EventKind.FINISH
+    assert events["worker:0"].get(timeout=5).kind is EventKind.FINISH
 
 
 def test_chief_cannot_mark_itself_serve_only(make_server, make_client):
@@ -513,14 +519,14 @@ def test_a_second_execution_is_a_new_round(make_server, make_client):
     first = register_all(server, make_client, all_tasks(2, 1))
     clients = {name: client for name, (client, _) in first.items()}
     events = watch_all({"ps:0": clients["ps:0"]})
+    clients["chief:0"].report_done(True)
     clients["worker:0"].report_done(True)
-    clients["worker:1"].report_done(True)
     assert events["ps:0"].get(timeout=5).kind is EventKind.FINISH
-    second = register_all(server, make_client, all_tasks(2, 1), {"worker:1": 7})
+    second = register_all(server, make_client, all_tasks(2, 1), {"worker:0": 7})
     clusters = [got for _, got in second.values()]
     assert all(c.round == 2 for c in clusters)
     assert clusters[0].worker_dataset_lengths == (0, 7)
-    assert server.state.outcome() is None
+    assert server.state.rendezvous().outcome is None
 
 
 def test_watch_thread_stops_on_close(make_server, make_client):
@@ -540,7 +546,6 @@ def test_watch_reports_a_lost_coordinator(make_server, make_client):
     client.register("127.0.0.1", 1, 0, rendezvous())
     lost = queue.Queue()
     client.watch(lambda event: lost.put(event), on_lost=lost.put)
-    time.sleep(0.1)
     server.close(0)
     assert isinstance(lost.get(timeout=10), CoordinatorError)
 

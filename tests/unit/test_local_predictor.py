@@ -18,6 +18,7 @@ from akdl import LocalPredictor
 from akdl.model_rows import saved_model_to_model_rows
 from akdl.predict import SavedModelPredictor
 from bridge.errors import ParamError, PredictError
+from bridge.predict_spec import predict_spec, resolved
 from bridge.schema import ColumnNotFoundError, parse_schema
 
 F32 = np.float32
@@ -227,6 +228,22 @@ def test_unknown_tag_lists_the_tag_sets(two_inputs):
     assert "tags 'serve' with signatures ['flags', 'serving_default']" in str(err.value)
 
 
+def test_an_empty_graph_def_tag_means_serve_as_in_the_operators(two_inputs):
+    # Once drifted: "" meant "the only MetaGraph" here but "serve" in the operators.
+    assert resolved(predict_spec(graph_def_tag="")).graph_def_tags == ("serve",)
+    lp = two_input_predictor(two_inputs, graph_def_tag="")
+    assert lp._require_open().signature.tags == ("serve",)
+    assert len(lp.predict(ROWS)) == 3
+
+
+def test_comma_separated_names_are_lists_as_in_the_operators(two_inputs):
+    # Once drifted: "x,y" was two columns here but one column named "x,y" in the operators.
+    by_commas = two_input_predictor(two_inputs, selected_cols="x, y", reserved_cols="id")
+    by_list = two_input_predictor(two_inputs, selected_cols=["x", "y"], reserved_cols=["id"])
+    assert by_commas.result_col_names == by_list.result_col_names == ["id", "score", "vec"]
+    assert by_commas.predict(ROWS) == by_list.predict(ROWS)
+
+
 def test_unknown_input_name_lists_inputs_with_specs(two_inputs):
     with pytest.raises(PredictError) as err:
         two_input_predictor(two_inputs, input_signature_defs=["x", "z"])
@@ -319,7 +336,8 @@ def test_operator_only_params_are_accepted(two_inputs):
 
 def test_saved_model_predictor_calls_the_signature_once_per_batch(two_inputs):
     predictor = SavedModelPredictor(two_inputs, parse_schema("x double, y double"),
-                                    parse_schema("score float, vec string"))
+                                    parse_schema("score float, vec string"),
+                                    resolved(predict_spec()))
     calls = []
     function = predictor.signature.function
 
@@ -336,7 +354,8 @@ def test_saved_model_predictor_calls_the_signature_once_per_batch(two_inputs):
 
 def test_output_without_one_row_per_input_row(two_inputs):
     predictor = SavedModelPredictor(two_inputs, parse_schema("x double"),
-                                    parse_schema("batch_total double"), signature_def_key="flags")
+                                    parse_schema("batch_total double"),
+                                    resolved(predict_spec(signature_def_key="flags")))
     assert predictor.predict([(1.5,)]) == [(1.5,)]
     with pytest.raises(PredictError, match=r"'batch_total' \(float32\[1\]\): expected one entry "
                                            r"per input row \(2\)"):
@@ -347,7 +366,7 @@ def test_importing_akdl_stays_light():
     code = textwrap.dedent("""
         import sys
         import akdl, akdl.predict, akdl.local_predictor
-        from akdl.predict import model_source, convert
+        from akdl.predict import model_source, inputs, outputs, alink_tensor
         import bridge.predict_columns
         assert "tensorflow" not in sys.modules, "TensorFlow was imported"
         assert akdl.LocalPredictor.__name__ == "LocalPredictor"

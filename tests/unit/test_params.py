@@ -5,13 +5,13 @@ import json
 import pytest
 
 from bridge.errors import ParamError
+from bridge.name_lists import parse_name_list
 from operators.params import (
     Param,
     WithParams,
     at_least,
     camel_to_snake,
     json_dict_string,
-    json_list,
     one_of,
 )
 
@@ -31,7 +31,7 @@ class ScriptOp(BaseOp):
     PARAMS = (
         Param("numPSs", int, default=0),
         Param("outputSchemaStr", str, required=True),
-        Param("userFiles", list, default=[], convert=json_list),
+        Param("userFiles", list, default=[], convert=parse_name_list),
         Param("userParams", str, default="{}", convert=json_dict_string),
         Param("learningRate", float, default=0.1),
         Param("printProcessInfo", bool, default=False),
@@ -157,15 +157,20 @@ def test_required():
     op._check_required()
 
 
-def test_json_list_converter():
-    assert json_list(["a", "b"]) == ["a", "b"]
-    assert json_list(("a",)) == ["a"]
-    assert json_list('["x.py", "y.py"]') == ["x.py", "y.py"]
-    assert json_list("tf_dnn_batch.py") == ["tf_dnn_batch.py"]
+def test_name_list_parser_takes_lists_json_and_comma_separated_names():
+    assert parse_name_list(["a", "b"]) == ["a", "b"]
+    assert parse_name_list(("a",)) == ["a"]
+    assert parse_name_list('["x.py", "y.py"]') == ["x.py", "y.py"]
+    assert parse_name_list("tf_dnn_batch.py") == ["tf_dnn_batch.py"]
+    assert parse_name_list("a,b") == ["a", "b"]
+    assert parse_name_list(" a , b ") == ["a", "b"]
+    assert parse_name_list("") == []
+    with pytest.raises(ValueError, match="empty name"):
+        parse_name_list("a,,b")
     with pytest.raises(ValueError):
-        json_list('["a", "b"')
+        parse_name_list('["a", "b"')
     with pytest.raises(TypeError):
-        json_list([1])
+        parse_name_list([1])
     op = ScriptOp().setUserFiles('["a.py"]')
     assert op.getUserFiles() == ["a.py"]
 

@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from akdl.predict.convert import InputConverter, OutputConverter, TensorInfo, parse_alink_tensor
+from akdl.predict.alink_tensor import parse_alink_tensor
+from akdl.predict.inputs import input_converter
+from akdl.predict.outputs import output_converter
+from akdl.predict.tensors import TensorInfo
 from bridge.errors import PredictError
 from bridge.schema import parse_type
 
@@ -17,12 +20,12 @@ def spec(dtype, *shape, name="t"):
 
 
 def feed(type_text, tensor, values, column="c"):
-    return InputConverter(column, parse_type(type_text), tensor).to_array(values)
+    return input_converter(column, parse_type(type_text), tensor).to_array(values)
 
 
 def read(type_text, tensor, array, batch=None, column="out"):
     array = np.asarray(array)
-    converter = OutputConverter(column, parse_type(type_text), tensor)
+    converter = output_converter(column, parse_type(type_text), tensor)
     return converter.to_values(array, batch or len(array))
 
 
@@ -96,7 +99,7 @@ def test_null_input_names_column_and_row():
 
 def test_scalar_column_cannot_feed_rank_three_input():
     with pytest.raises(PredictError) as err:
-        InputConverter("a", parse_type("double"), spec("float32", None, 2, 3, name="img"))
+        input_converter("a", parse_type("double"), spec("float32", None, 2, 3, name="img"))
     text = str(err.value)
     assert "column 'a' (DOUBLE)" in text and "'img' float32[?, 2, 3]" in text
     assert "one value per row, shape [batch]" in text
@@ -104,7 +107,7 @@ def test_scalar_column_cannot_feed_rank_three_input():
 
 def test_rank_zero_input_cannot_take_a_batch():
     with pytest.raises(PredictError, match="rank-0"):
-        InputConverter("a", parse_type("double"), spec("float32"))
+        input_converter("a", parse_type("double"), spec("float32"))
 
 
 def test_fixed_batch_dimension_must_match_the_batch():
@@ -115,11 +118,11 @@ def test_fixed_batch_dimension_must_match_the_batch():
 
 def test_type_mismatches_fail_at_construction():
     with pytest.raises(PredictError, match=r"column 'n' \(BIGINT\).*only STRING or BYTES"):
-        InputConverter("n", parse_type("long"), spec("string", None))
+        input_converter("n", parse_type("long"), spec("string", None))
     with pytest.raises(PredictError, match=r"column 'b' \(BYTES\).*cannot feed a numeric input"):
-        InputConverter("b", parse_type("bytes"), spec("float32", None))
+        input_converter("b", parse_type("bytes"), spec("float32", None))
     with pytest.raises(PredictError, match="cannot feed inputs of dtype complex64"):
-        InputConverter("d", parse_type("double"), spec("complex64", None))
+        input_converter("d", parse_type("double"), spec("complex64", None))
 
 
 # --- inputs: arrays and strings -------------------------------------------------------------
@@ -155,7 +158,7 @@ def test_array_of_the_wrong_width_names_input_spec_and_what_came():
 
 def test_array_column_cannot_feed_a_vector_input():
     with pytest.raises(PredictError, match=r"ARRAY column gives \[batch, k\]"):
-        InputConverter("v", parse_type("ARRAY<DOUBLE>"), spec("float32", None))
+        input_converter("v", parse_type("ARRAY<DOUBLE>"), spec("float32", None))
 
 
 def test_null_element_in_an_array():
@@ -267,12 +270,12 @@ def test_string_column_from_numeric_tensor_is_json_per_row():
 
 def test_output_shape_that_does_not_fit_names_column_and_tensor():
     with pytest.raises(PredictError) as err:
-        OutputConverter("p", parse_type("double"), spec("float32", None, 3, name="probs"))
+        output_converter("p", parse_type("double"), spec("float32", None, 3, name="probs"))
     text = str(err.value)
     assert "output column 'p' (DOUBLE)" in text and "'probs'" in text
     assert "float32[?, 3]" in text and "[batch] or [batch, 1]" in text
     with pytest.raises(PredictError, match=r"ARRAY column needs a \[batch, k\] tensor"):
-        OutputConverter("p", parse_type("ARRAY<DOUBLE>"), spec("float32", None))
+        output_converter("p", parse_type("ARRAY<DOUBLE>"), spec("float32", None))
     with pytest.raises(PredictError, match=r"float32\[2, 3\].*one entry per input row \(3\)"):
         read("ARRAY<DOUBLE>", TensorInfo("t", "float32", None), np.zeros((2, 3), np.float32),
              batch=3)
@@ -282,8 +285,8 @@ def test_output_shape_that_does_not_fit_names_column_and_tensor():
 
 def test_output_dtype_that_does_not_fit_fails_at_construction():
     with pytest.raises(PredictError, match="DATE column needs an integer tensor"):
-        OutputConverter("d", parse_type("date"), spec("float32", None))
+        output_converter("d", parse_type("date"), spec("float32", None))
     with pytest.raises(PredictError, match="DOUBLE column needs a numeric tensor"):
-        OutputConverter("d", parse_type("double"), spec("string", None))
+        output_converter("d", parse_type("double"), spec("string", None))
     with pytest.raises(PredictError, match="BYTES column needs a string tensor"):
-        OutputConverter("d", parse_type("bytes"), spec("int64", None))
+        output_converter("d", parse_type("bytes"), spec("int64", None))

@@ -14,6 +14,7 @@ import pytest
 
 from bridge.errors import TaskFailedError, TaskProcessExitedError
 from bridge.protos import task_spec_pb2
+from bridge.task_ref import TaskRef
 
 DOUBLE_AND_SHOUT = """
     import tensorflow as tf
@@ -42,30 +43,33 @@ def is_gone(pid):
 @pytest.fixture
 def start_session(tmp_path):
     """Writes ``job.py`` with the given code and starts a TaskSession on it."""
-    from operators._task_plan import TaskPlan
+    from operators._jobs import StageHandle
+    from operators._stage_plan import StagePlan
     from operators._task_session import TaskSession
 
     sessions = []
 
     def start(code):
-        script = tmp_path / "job.py"
-        script.write_text(textwrap.dedent(code))
-        plan = TaskPlan(
+        spec = task_spec_pb2.TaskSpec(
+            kind=task_spec_pb2.BATCH,
             operator_name="TestOp",
-            mode=task_spec_pb2.BATCH,
             input_schema="a BIGINT, b STRING",
             output_schema="a BIGINT, s STRING",
             num_workers=1,
             num_ps=0,
-            user_files=(str(script),),
             main_script="job.py",
             user_params_json="{}",
-            python_executable=sys.executable,
             rpc_timeout_s=60.0,
+        )
+        plan = StagePlan(
+            stage=StageHandle("TestOp-1", 1, 0),
+            spec=spec,
+            user_files=(("job.py", textwrap.dedent(code).encode()),),
+            python_executable=sys.executable,
             grace_s=2.0,
             work_dir_root=str(tmp_path / "work"),
         )
-        session = TaskSession(plan, subtask_index=0)
+        session = TaskSession(plan, TaskRef.of_subtask(0, 1))
         sessions.append(session)
         session.start()
         return session

@@ -2,7 +2,7 @@
 
 The stage is: input table -> SQL that assigns each row one of the worker subtasks' keys and
 adds one control row per subtask -> JVM-side keyBy (no Python hop) -> the keyed
-:class:`TFTaskFunction` at parallelism ``num_workers + num_ps`` -> output table.
+:class:`TFStageFunction` at parallelism ``num_workers + num_ps`` -> output table.
 
 Keys are computed with Flink's own key-group assignment, so key ``keys[i]`` really lands on
 subtask ``i``.
@@ -17,13 +17,14 @@ from pyflink.datastream.data_stream import KeyedStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
-from bridge.schema import FieldType, Schema, TypeKind, parse_schema
+from bridge.schema import FieldType, Schema, TypeKind, quote_name
 from operators._planner_thread import ensure_planner_thread
-from operators._task_plan import TaskPlan
-from operators._tf_function import TFStreamTaskFunction, TFTaskFunction
+from operators._stage_function import FlushPolicy, TFStageFunction
+from operators._stage_handlers import StageHandler
+from operators._stage_plan import StagePlan, cap_bundle_time
 from operators.types import row_type_info, schema_of_table, table_schema, to_type_info
 
-__all__ = ["MAX_PARALLELISM", "build_tf_stage", "data_subtasks", "keyed_input", "subtask_keys"]
+__all__ = ["MAX_PARALLELISM", "build_stage", "data_subtasks", "keyed_input", "subtask_keys"]
 
 # Fixed so that the key -> subtask mapping computed here holds at run time.
 MAX_PARALLELISM = 128
@@ -48,10 +49,6 @@ def subtask_keys(parallelism: int, max_parallelism: int = MAX_PARALLELISM) -> li
     return [found[i] for i in range(parallelism)]
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _stream_type(ft: FieldType) -> FieldType:
     """The SQL type a column is cast to so it matches its DataStream type information."""
     if ft.kind is TypeKind.DECIMAL:
@@ -71,7 +68,10 @@ def data_subtasks(num_workers: int, num_ps: int) -> range:
 
 
 def _keyed_query(view: str, schema: Schema, keys: list[int], data: range) -> str:
-    casts = [f"CAST({_quote(f.name)} AS {_stream_type(f.type).sql()})" for f in schema.fields]
+    casts = [
+        f"CAST({quote_name(f.name, always=True)} AS {_stream_type(f.type).sql()})"
+        for f in schema.fields
+    ]
     nulls = [f"CAST(NULL AS {_stream_type(f.type).sql()})" for f in schema.fields]
     worker_keys = "ARRAY[" + ", ".join(str(keys[i]) for i in data) + "]"
     # An array index evaluates RAND_INTEGER once per row (a CASE would re-evaluate it).
@@ -112,26 +112,32 @@ def keyed_input(
     return KeyedStream(j_keyed, value_type, stream)
 
 
-def build_tf_stage(
-    t_env: StreamTableEnvironment,
+def build_stage(
     table: Table,
-    plan: TaskPlan,
-    function: TFTaskFunction | None = None,
-    output_schema: Schema | None = None,
+    plan: StagePlan,
+    handler: StageHandler,
+    output_schema: Schema,
+    flush: FlushPolicy | None = None,
 ) -> Table:
     """Append the TF stage described by ``plan`` to ``table``; returns the output table.
 
-    ``function`` and ``output_schema`` default to a script stage's: the rows the TF process
-    writes, of ``plan.output_schema``.
+    Args:
+        table: the stage's input.
+        plan: the stage's plan.
+        handler: the kind's hooks (`operators._stage_handlers`).
+        output_schema: the schema of the rows the handler emits.
+        flush: a stream stage's flush policy; it also caps PyFlink's bundle time.
     """
+    t_env = table._t_env
+    if flush is not None:
+        cap_bundle_time(t_env, flush.interval_ms, plan.operator_name)
     keyed = keyed_input(
         t_env, table, plan.parallelism, data_subtasks(plan.num_workers, plan.num_ps)
     )
-    output_schema = output_schema or parse_schema(plan.output_schema)
-    if function is None:
-        function = TFStreamTaskFunction(plan) if plan.flush_interval_ms else TFTaskFunction(plan)
     output = (
-        keyed.process(function, output_type=row_type_info(output_schema))
+        keyed.process(
+            TFStageFunction(plan, handler, flush), output_type=row_type_info(output_schema)
+        )
         .name(plan.operator_name)
         .set_parallelism(plan.parallelism)
         .set_max_parallelism(MAX_PARALLELISM)

@@ -1,0 +1,89 @@
+"""The parameters of the TF operators, each declared once (runs in the Flink driver).
+
+`COMMON_PARAMS` are shared by every operator that runs TF processes (script, train and predict);
+`SCRIPT_PARAMS` and `PREDICT_PARAMS` add what only those kinds take.
+"""
+
+from __future__ import annotations
+
+from bridge.name_lists import parse_name_list
+from bridge.predict_spec import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_GRAPH_DEF_TAG,
+    DEFAULT_SIGNATURE_DEF_KEY,
+)
+from operators.params import Param, at_least, json_dict_string
+
+__all__ = [
+    "COMMON_PARAMS",
+    "FLUSH_PARAM",
+    "MODEL_PATH_PARAM",
+    "PREDICT_PARAMS",
+    "SCRIPT_PARAMS",
+    "output_schema_param",
+]
+
+COMMON_PARAMS = (
+    Param("numWorkers", int, validate=at_least(1),
+          doc="TF processes (workers, chief included; default: every subtask of the "
+              "parallelism that is not a parameter server)"),
+    Param("pythonEnv", str, default="",
+          doc="Python interpreter, or venv directory, that runs the TF processes"),
+    Param("intraOpParallelism", int, default=0, validate=at_least(0),
+          doc="TF intra-op threads per process (0: TF's default)"),
+    Param("selectedCols", list, convert=parse_name_list,
+          doc="input columns fed to TF, in order (default: all); a list, a JSON list or "
+              "comma-separated names"),
+    Param("printProcessInfo", bool, default=False,
+          doc="echo spawn commands, TF_CONFIG and each TF process's output to stdout"),
+    Param("rpcTimeoutS", float, default=600.0, validate=at_least(1),
+          doc="longest wait on a peer (TF process, channel) before the job fails"),
+    Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
+          doc="how long all TF processes of a stage may take to start and register"),
+)
+
+SCRIPT_PARAMS = (
+    *COMMON_PARAMS,
+    Param("userFiles", list, default=[], convert=parse_name_list,
+          doc="local paths of the Python files copied into each TF process's work dir"),
+    Param("mainScriptFile", str, required=True,
+          doc="the user file that defines main(task_config)"),
+    Param("userParams", str, default="{}", convert=json_dict_string,
+          doc="JSON object handed to the script as task_config.user_params"),
+    Param("numPSs", int, validate=at_least(0), aliases=("num_ps",),
+          doc="TF parameter servers (default 0)"),
+)
+
+PREDICT_PARAMS = (
+    *COMMON_PARAMS,
+    Param("outputSchemaStr", str, required=True,
+          doc='the prediction columns and their types, e.g. "probability double"'),
+    Param("reservedCols", list, convert=parse_name_list,
+          doc="input columns kept in the output, before the predictions (default: all)"),
+    Param("signatureDefKey", str, default=DEFAULT_SIGNATURE_DEF_KEY,
+          doc="the SavedModel signature to run"),
+    Param("inputSignatureDefs", list, convert=parse_name_list,
+          doc="signature input fed by each selected column (default: the column names)"),
+    Param("outputSignatureDefs", list, convert=parse_name_list,
+          doc="signature output read by each output column (default: the column names)"),
+    Param("graphDefTag", str, default=DEFAULT_GRAPH_DEF_TAG,
+          doc="the MetaGraph tag(s) to load, comma-separated; empty means the default"),
+    Param("batchSize", int, default=DEFAULT_BATCH_SIZE, validate=at_least(1),
+          doc="rows per call of the model"),
+)
+
+MODEL_PATH_PARAM = Param(
+    "modelPath", str, required=True, doc="a SavedModel directory, or a .zip / .tar.gz of one"
+)
+
+FLUSH_PARAM = Param(
+    "flushIntervalMs", int, default=100, validate=at_least(1),
+    doc="how often buffered input is sent to TF and its output drained into Flink while no row "
+        "arrives; also caps python.fn-execution.bundle.time",
+)
+
+
+def output_schema_param(example: str) -> Param:
+    """The required ``outputSchemaStr`` of a script operator, with an example in its doc."""
+    return Param("outputSchemaStr", str, required=True,
+                 doc=f'schema of the rows the script writes, e.g. "{example}"')
