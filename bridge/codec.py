@@ -555,11 +555,11 @@ def _value_reader(ftype: FieldType) -> Callable[[Any], Any] | None:
     if kind is TypeKind.STRING:
         return _read_string
     if kind is TypeKind.DATE:
-        return _int64_value(days_to_date)
+        return _list_value("int64_list", days_to_date)
     if kind is TypeKind.TIMESTAMP:
-        return _int64_value(millis_to_datetime)
+        return _list_value("int64_list", millis_to_datetime)
     if kind is TypeKind.DECIMAL:
-        return _float_value(decimal_from_float(ftype))
+        return _list_value("float_list", decimal_from_float(ftype))
     raise AssertionError(f"no reader for {kind}")  # pragma: no cover - every kind is handled
 
 
@@ -579,34 +579,21 @@ def _read_string(value: bytes) -> str:
         raise _Reject(f"bytes_list value {shown!r} (not valid UTF-8)") from None
 
 
-def _int64_value(read: Callable[[int], Any]) -> Callable[[int], Any]:
-    """A reader of one ``int64_list`` value whose rejections say where the value came from."""
+def _list_value(list_name: str, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A reader of one value of a ``list_name`` whose rejections say where the value came from."""
 
-    def reader(value: int) -> Any:
+    def reader(value: Any) -> Any:
         try:
             return read(value)
         except _Reject as e:
-            raise _Reject(f"int64_list value {e.got}") from None
-
-    return reader
-
-
-def _float_value(read: Callable[[float], Any]) -> Callable[[float], Any]:
-    """A reader of one ``float_list`` value whose rejections say where the value came from."""
-
-    def reader(value: float) -> Any:
-        try:
-            return read(value)
-        except _Reject as e:
-            raise _Reject(f"float_list value {e.got}") from None
+            raise _Reject(f"{list_name} value {e.got}") from None
 
     return reader
 
 
 def _column_reader(ftype: FieldType) -> _ColumnReader:
-    is_array = ftype.kind is TypeKind.ARRAY
-    element = ftype.element if is_array else ftype
-    assert element is not None
+    is_array = ftype.is_array
+    element = ftype.value_type
     list_field = operator.attrgetter(ftype.feature_kind.value)  # e.g. feature.int64_list
     expected = ftype.feature_kind.value
     convert = _value_reader(element)

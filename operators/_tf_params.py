@@ -12,12 +12,13 @@ from bridge.predict_spec import (
     DEFAULT_GRAPH_DEF_TAG,
     DEFAULT_SIGNATURE_DEF_KEY,
 )
-from operators.params import Param, at_least, json_dict_string
+from operators.params import Param, at_least, json_dict_string, unsupported
 
 __all__ = [
     "COMMON_PARAMS",
     "FLUSH_PARAM",
     "MODEL_PATH_PARAM",
+    "MODEL_STREAM_PARAMS",
     "PREDICT_PARAMS",
     "SCRIPT_PARAMS",
     "output_schema_param",
@@ -80,6 +81,22 @@ FLUSH_PARAM = Param(
     "flushIntervalMs", int, default=100, validate=at_least(1),
     doc="how often buffered input is sent to TF and its output drained into Flink while no row "
         "arrives; also caps python.fn-execution.bundle.time",
+)
+
+
+_MODEL_STREAM_REASON = (
+    "Alink's model streams (a model reloaded while the stream runs) are not implemented; "
+    "give the model as TFTableModelPredictStreamOp(model_op) or linkFrom(model_op, stream)"
+)
+MODEL_STREAM_PARAMS = tuple(
+    Param(name, kind, validate=unsupported(_MODEL_STREAM_REASON),
+          doc="Alink's model-stream parameter; not supported (setting it raises)")
+    for name, kind in (
+        ("modelFilePath", str),
+        ("modelStreamFilePath", str),
+        ("modelStreamScanInterval", int),
+        ("modelStreamStartTime", str),
+    )
 )
 
 

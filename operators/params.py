@@ -37,6 +37,7 @@ __all__ = [
     "at_least",
     "json_dict_string",
     "one_of",
+    "unsupported",
     "camel_to_snake",
 ]
 
@@ -184,6 +185,25 @@ def one_of(choices: Iterable[Any]) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+    return check
+
+
+def unsupported(reason: str) -> Callable[[Any], None]:
+    """A validator for an Alink parameter akdl declares but does not support.
+
+    Setting it fails at once with ``reason``, naming the operator and the parameter, so a
+    ported program learns what to do instead of meeting a missing method.
+
+    Args:
+        reason: why it is not supported and what to use instead.
+
+    Returns:
+        A callable for `Param.validate`.
+    """
+
+    def check(value: Any) -> None:
+        raise ValueError(f"is not supported by akdl: {reason}")
 
     return check
 

@@ -29,7 +29,12 @@ from operators._stage_function import FlushPolicy
 from operators._stage_graph import build_stage
 from operators._stage_handlers import PredictHandler
 from operators._stage_plan import plan_stage
-from operators._tf_params import FLUSH_PARAM, MODEL_PATH_PARAM, PREDICT_PARAMS
+from operators._tf_params import (
+    FLUSH_PARAM,
+    MODEL_PATH_PARAM,
+    MODEL_STREAM_PARAMS,
+    PREDICT_PARAMS,
+)
 from operators.base import BatchOperator, StreamOperator
 from operators.types import schema_of_table
 
@@ -162,7 +167,7 @@ class TFTableModelPredictBatchOp(_TableModelPredictOperator, BatchOperator):
 class TFTableModelPredictStreamOp(_TableModelPredictOperator, StreamOperator):
     """Predicts over a stream with a model given as a (batch) table of model rows."""
 
-    PARAMS = (*PREDICT_PARAMS, FLUSH_PARAM)
+    PARAMS = (*PREDICT_PARAMS, FLUSH_PARAM, *MODEL_STREAM_PARAMS)
 
 
 class TFSavedModelPredictBatchOp(_SavedModelPredictOperator, BatchOperator):

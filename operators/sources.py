@@ -8,15 +8,11 @@ rows are shipped from the driver.
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import numbers
 import os
 import uuid
-from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pyflink.common import Row, WatermarkStrategy
+from pyflink.common import WatermarkStrategy
 from pyflink.datastream.connectors.file_system import FileSource
 from pyflink.datastream.formats.csv import CsvReaderFormat
 from pyflink.java_gateway import get_gateway
@@ -24,9 +20,10 @@ from pyflink.table import DataTypes, Table, TableDescriptor
 from pyflink.table import Schema as TableSchema
 from pyflink.table.types import _to_java_data_type
 
-from bridge.errors import ParamError, SchemaError, SchemaMismatchError
+from bridge.errors import ParamError, SchemaError
 from bridge.name_lists import parse_name_list
-from bridge.schema import FieldType, Schema, TypeKind, parse_schema
+from bridge.schema import parse_schema
+from operators._mem_rows import coerce_rows, rows_of
 from operators.base import BatchOperator, LinkError, StreamOperator, _TableOperator
 from operators.env import get_batch_env, get_parallelism
 from operators.params import Param, at_least
@@ -208,136 +205,6 @@ class RandomTableSourceStreamOp(_RandomTableSource, StreamOperator):
 # --- in-memory rows ----------------------------------------------------------------------------
 
 
-def _fail(value: Any) -> Any:
-    raise TypeError(type(value).__name__)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    return _fail(value)
-
-
-def _to_bool(value: Any) -> bool:
-    if type(value).__name__ in ("bool", "bool_"):
-        return bool(value)
-    return _fail(value)
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    return _fail(value)
-
-
-def _to_decimal(value: Any) -> decimal.Decimal:
-    if isinstance(value, decimal.Decimal):
-        return value
-    if isinstance(value, numbers.Real | str) and not isinstance(value, bool):
-        try:
-            return decimal.Decimal(str(value))
-        except decimal.InvalidOperation:
-            pass
-    return _fail(value)
-
-
-def _to_str(value: Any) -> str:
-    return value if isinstance(value, str) else _fail(value)
-
-
-def _to_bytes(value: Any) -> bytearray:
-    # PyFlink's from_elements accepts only bytearray for BYTES, not bytes.
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytearray(value)
-    return _fail(value)
-
-
-def _to_date(value: Any) -> datetime.date:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, str):
-        return datetime.date.fromisoformat(value)
-    return _fail(value)
-
-
-def _to_timestamp(value: Any) -> datetime.datetime:
-    if isinstance(value, datetime.datetime):
-        return value
-    if isinstance(value, datetime.date):
-        return datetime.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        return datetime.datetime.fromisoformat(value)
-    return _fail(value)
-
-
-_SCALAR_COERCIONS: dict[TypeKind, Callable[[Any], Any]] = {
-    TypeKind.TINYINT: _to_int,
-    TypeKind.SMALLINT: _to_int,
-    TypeKind.INT: _to_int,
-    TypeKind.BIGINT: _to_int,
-    TypeKind.BOOLEAN: _to_bool,
-    TypeKind.FLOAT: _to_float,
-    TypeKind.DOUBLE: _to_float,
-    TypeKind.DECIMAL: _to_decimal,
-    TypeKind.STRING: _to_str,
-    TypeKind.BYTES: _to_bytes,
-    TypeKind.DATE: _to_date,
-    TypeKind.TIMESTAMP: _to_timestamp,
-}
-
-
-def _coerce(ft: FieldType, value: Any) -> Any:
-    """Turns a Python value into what PyFlink's ``from_elements`` accepts for ``ft``."""
-    if value is None:
-        return None
-    if ft.kind is TypeKind.ARRAY:
-        assert ft.element is not None  # guaranteed by FieldType
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            return _fail(value)
-        return [_coerce(ft.element, v) for v in value]
-    return _SCALAR_COERCIONS[ft.kind](value)
-
-
-def _rows_of(rows: Any) -> list[Any]:
-    """Lists the rows of a list, a tuple or a pandas DataFrame."""
-    if hasattr(rows, "itertuples") and hasattr(rows, "columns"):  # a pandas DataFrame
-        return [tuple(r) for r in rows.itertuples(index=False, name=None)]
-    if isinstance(rows, str | bytes) or not isinstance(rows, Iterable):
-        raise TypeError(f"must be a list of rows or a pandas DataFrame, got {type(rows).__name__}")
-    return list(rows)
-
-
-def _coerce_rows(operator: str, schema: Schema, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
-    out = []
-    width = len(schema)
-    for i, row in enumerate(rows):
-        if isinstance(row, Row | list | tuple):
-            values = tuple(row)
-        elif width == 1:
-            values = (row,)
-        else:
-            raise ParamError(
-                operator, "rows", f"row {i} must be a tuple or list, got {type(row).__name__}"
-            )
-        if len(values) != width:
-            raise ParamError(
-                operator, "rows", f"row {i} has {len(values)} values but the schema has {width}"
-            )
-        coerced = []
-        for field, value in zip(schema.fields, values):
-            try:
-                coerced.append(_coerce(field.type, value))
-            except (TypeError, ValueError):
-                got = f"{type(value).__name__} {value!r}"[:80]
-                raise SchemaMismatchError(
-                    field.name, field.type.sql(), got, f"{operator} row {i}"
-                ) from None
-        out.append(tuple(coerced))
-    return out
-
-
 class _MemSource(_Source):
     PARAMS = (
         Param(
@@ -371,7 +238,7 @@ class _MemSource(_Source):
             ParamError: ``rows`` is not a list of rows.
         """
         try:
-            self._rows = _rows_of(rows)
+            self._rows = rows_of(rows)
         except TypeError as e:
             raise ParamError(self._operator_name(), "rows", str(e)) from None
         self._table = None
@@ -387,7 +254,7 @@ class _MemSource(_Source):
 
     def _create_table(self) -> Table:
         schema = parse_schema(self._get_param("schemaStr"))
-        rows = _coerce_rows(self._operator_name(), schema, self._rows)
+        rows = coerce_rows(self._operator_name(), schema, self._rows)
         return self._table_env().from_elements(rows, row_data_type(schema))
 
 

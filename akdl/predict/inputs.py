@@ -98,10 +98,8 @@ class InputConverter:
         self.column = column
         self.ftype = ftype
         self.spec = spec
-        self._is_array = ftype.kind is TypeKind.ARRAY
-        element = ftype.element if self._is_array else ftype
-        assert element is not None  # FieldType guarantees an ARRAY's element
-        self._element = element
+        self._is_array = ftype.is_array
+        self._element = ftype.value_type
         if spec.rank == 0:
             self._fail_static("a rank-0 (scalar) input cannot take a batch of rows")
         self._dtype = None if spec.is_string else NUMPY_DTYPES.get(spec.dtype)
@@ -310,8 +308,7 @@ def input_converter(column: str, ftype: FieldType, spec: TensorInfo) -> InputCon
     Raises:
         PredictError: the column's type or shape can never feed the input.
     """
-    element = ftype.element if ftype.kind is TypeKind.ARRAY else ftype
-    assert element is not None
+    element = ftype.value_type
     where = InputConverter(column, ftype, spec)  # the common checks, and the message prefix
     if spec.is_string:
         if element.kind not in _TEXT_KINDS:
@@ -322,7 +319,7 @@ def input_converter(column: str, ftype: FieldType, spec: TensorInfo) -> InputCon
         where._fail_static(f"akdl cannot feed inputs of dtype {spec.dtype}")
     if element.kind in _NUMERIC_KINDS:
         return NumberInput(column, ftype, spec)
-    if element.kind is TypeKind.STRING and ftype.kind is not TypeKind.ARRAY:
+    if element.kind is TypeKind.STRING and not ftype.is_array:
         return AlinkTensorInput(column, ftype, spec)
     where._fail_static(f"a {ftype} column cannot feed a numeric input (a STRING column can, "
                        "holding Alink tensor strings such as '$2,3$1 2 3 4 5 6')")

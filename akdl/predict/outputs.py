@@ -67,11 +67,9 @@ class OutputConverter:
         self.column = column
         self.ftype = ftype
         self.spec = spec
-        self._is_array = ftype.kind is TypeKind.ARRAY
-        element = ftype.element if self._is_array else ftype
-        assert element is not None  # FieldType guarantees an ARRAY's element
-        self._element = element
-        problem = self._check_dtype(element.kind)
+        self._is_array = ftype.is_array
+        self._element = ftype.value_type
+        problem = self._check_dtype(self._element.kind)
         if problem:
             self._fail(spec.describe(), problem)
         if spec.shape is not None:

@@ -60,47 +60,39 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         self._register_slice_s = register_slice_s
         self._watch_slice_s = watch_slice_s
 
-    def Register(self, request, context):  # noqa: N802 (gRPC method name)
-        """Record the task, then hold until the round's rendezvous completes or the slice ends."""
+    def _apply(self, context: grpc.ServicerContext, rule, task_message, *args):
+        """Check the token, then apply one rule to the call's task.
+
+        A task or round outside the stage ends the call with INVALID_ARGUMENT.
+        """
         check_token(context, self._token)
-        address = join_host_port(request.host, request.port)
         try:
-            number = self._state.register(
-                _task(context, request.task), address, request.dataset_length, request.round
-            )
-            view = self._state.wait_rendezvous(number, _hold_s(context, self._register_slice_s))
+            return rule(_task(context, task_message), *args)
         except InvalidTaskError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    def Register(self, request, context):  # noqa: N802 (gRPC method name)
+        """Record the task, then hold until the round's rendezvous completes or the slice ends."""
+        address = join_host_port(request.host, request.port)
+        number = self._apply(context, self._state.register, request.task, address,
+                             request.dataset_length, request.round)
+        view = self._state.wait_rendezvous(number, _hold_s(context, self._register_slice_s))
         return cluster_info(view)
 
     def ReportDone(self, request, context):  # noqa: N802 (gRPC method name)
         """Record the task's success or failure."""
-        check_token(context, self._token)
-        try:
-            self._state.report_done(
-                _task(context, request.task), request.success, request.error_summary,
-                request.round, request.serve_only,
-            )
-        except InvalidTaskError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._apply(context, self._state.report_done, request.task, request.success,
+                    request.error_summary, request.round, request.serve_only)
         return coordinator_pb2.DoneAck()
 
     def MarkServeOnly(self, request, context):  # noqa: N802 (gRPC method name)
         """Mark the task serve-only."""
-        check_token(context, self._token)
-        try:
-            self._state.mark_serve_only(_task(context, request.task), request.round)
-        except InvalidTaskError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._apply(context, self._state.mark_serve_only, request.task, request.round)
         return coordinator_pb2.ServeOnlyAck()
 
     def Watch(self, request, context):  # noqa: N802 (gRPC method name)
         """Answer the round's outcome once known, or an Event without a kind after the slice."""
-        check_token(context, self._token)
-        try:
-            number = self._state.resolve_round(_task(context, request.task), request.round)
-        except InvalidTaskError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        number = self._apply(context, self._state.resolve_round, request.task, request.round)
         end = time.monotonic() + _hold_s(context, self._watch_slice_s)
         while True:
             left = end - time.monotonic()

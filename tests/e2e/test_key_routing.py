@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from operators._stage_graph import MAX_PARALLELISM, keyed_input, subtask_keys
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
 
 from operators import MemSourceBatchOp
+from operators._stage_graph import MAX_PARALLELISM, keyed_input, subtask_keys
 
 pytestmark = pytest.mark.e2e
 

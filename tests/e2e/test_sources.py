@@ -179,8 +179,24 @@ def test_stream_sources_collect_and_print_execute(local_env):
         StreamOperator.execute()
 
 
-def test_batch_execute_on_an_instance_runs_its_output(local_env):
-    RandomTableSourceBatchOp(num_rows=10, num_cols=1).execute()
+def test_batch_execute_on_an_instance_runs_its_output(local_env, tmp_path):
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import udf
+
+    marks = tmp_path / "marks.txt"
+
+    @udf(result_type=DataTypes.DOUBLE())
+    def mark(x):
+        with open(marks, "a") as f:  # loopback mode: the UDF runs in this process
+            f.write(f"{x}\n")
+        return x
+
+    get_batch_table_env().create_temporary_function("akdl_test_mark", mark)
+    RandomTableSourceBatchOp(num_rows=10, num_cols=1).select(
+        "akdl_test_mark(col0) AS m"
+    ).execute()
+    values = [float(line) for line in marks.read_text().splitlines()]
+    assert len(values) == 10 and all(0 <= v < 1 for v in values)
 
 
 def test_env_config_and_handed_in_table_env(local_env):

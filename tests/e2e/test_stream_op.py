@@ -13,6 +13,7 @@ import numpy as np
 import psutil
 import pytest
 from py4j.protocol import Py4JJavaError
+from session_processes import session_runners
 
 from akdl.model_rows import model_rows_to_saved_model
 from operators import (
@@ -57,12 +58,6 @@ def stream_op(script: str, output_schema: str, **params) -> TensorFlowStreamOp:
         user_files=[script], main_script_file=os.path.basename(script),
         output_schema_str=output_schema, rendezvous_timeout_s=120.0, **params,
     )
-
-
-def runner_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"])
-            if "akdl.runner" in (p.info.get("cmdline") or [])
-            and p.status() != psutil.STATUS_ZOMBIE]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -111,9 +106,9 @@ def test_closing_an_unbounded_collect_ends_every_tf_process(local_env, write_scr
     ).collect(max_rows=100)
     assert len(rows) == 100
     deadline = time.monotonic() + 10
-    while runner_processes() and time.monotonic() < deadline:
+    while session_runners() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert runner_processes() == []
+    assert session_runners() == []
 
 
 SLOW_SCRIPT = """

@@ -227,6 +227,22 @@ def test_input_signature_defs_map_columns_to_other_tensor_names(local_env, keras
     np.testing.assert_allclose([r[1] for r in out], expected, rtol=1e-4, atol=1e-5)
 
 
+def test_comma_separated_names_and_an_empty_tag_mean_the_same_as_in_local_predictor(
+    local_env, keras_model
+):
+    # Two defaults once drifted between the operators and LocalPredictor.
+    schema = "id long, a double, b double, c double"
+    params = dict(selected_cols="a, b, c", reserved_cols="id", output_schema_str="score double",
+                  graph_def_tag="")
+    op = TFSavedModelPredictBatchOp(model_path=keras_model["dir"], **params)
+    assert op.getSelectedCols() == ["a", "b", "c"] and op.getReservedCols() == ["id"]
+    rows = feature_rows(20)
+    out = sorted(op.linkFrom(MemSourceBatchOp(rows, schema)).collect(), key=lambda r: r[0])
+    local = LocalPredictor(keras_model["dir"], schema, **params).predict(rows)
+    assert [r[0] for r in out] == [r[0] for r in local] == list(range(20))
+    assert [r[1] for r in out] == pytest.approx([r[1] for r in local], rel=1e-6)
+
+
 # --- clear errors -------------------------------------------------------------------------------
 
 

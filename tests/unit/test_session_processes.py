@@ -1,0 +1,32 @@
+"""The leftover check touches only this test session's processes."""
+
+import os
+import subprocess
+import sys
+
+from session_processes import SESSION_VAR, reap_leftovers
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)", "akdl.runner"]
+
+
+def test_a_marked_leftover_is_named_and_killed():
+    ours = subprocess.Popen(SLEEPER)  # inherits this session's marker
+    try:
+        left = reap_leftovers(settle_s=0.5)
+        assert [line.split(":")[0] for line in left] == [str(ours.pid)]
+        assert ours.wait(10) == -9
+    finally:
+        if ours.poll() is None:
+            ours.kill()
+            ours.wait()
+
+
+def test_a_process_of_another_session_is_left_alone():
+    env = {k: v for k, v in os.environ.items() if k != SESSION_VAR}
+    foreign = subprocess.Popen(SLEEPER, env=env)
+    try:
+        assert reap_leftovers(settle_s=0.2) == []
+        assert foreign.poll() is None
+    finally:
+        foreign.kill()
+        foreign.wait()
