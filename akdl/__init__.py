@@ -3,11 +3,18 @@
 Runs in the TF processes that the Flink operators spawn (and, for the model-row helpers and
 `LocalPredictor`, in any Python process). Importing ``akdl`` never imports TensorFlow and never
 changes its behaviour: `LocalPredictor` is loaded on first use.
+
+Importing one of Alink's TF1-era modules that akdl does not provide (``akdl.engine.inputs``,
+``akdl.runner.io_helper``, ...) fails with a message saying what to use instead
+(`akdl._retired`).
 """
 
 from typing import Any
 
+from akdl import _retired
 from akdl.model_rows import model_rows_to_saved_model, saved_model_to_model_rows
+
+_retired.install()
 
 __all__ = ["LocalPredictor", "model_rows_to_saved_model", "saved_model_to_model_rows"]
 

@@ -20,7 +20,7 @@ from akdl.predict.model_source import model_dir_from_rows, resolve_model_path
 from bridge.errors import ParamError, PredictError
 from bridge.name_lists import parse_name_list
 from bridge.predict_columns import ColumnPlan, plan_columns
-from bridge.predict_spec import predict_spec, resolved
+from bridge.predict_spec import TENSOR_FORMATS, predict_spec, resolved
 from bridge.schema import ColumnNotFoundError, Schema, parse_schema
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ _PARAMS = (
     "input_signature_defs",
     "output_signature_defs",
     "batch_size",
+    "tensor_string_format",
     "intra_op_parallelism",
     "python_env",
 )
@@ -69,6 +70,14 @@ def _name_list(params: dict[str, Any], key: str) -> list[str] | None:
         return parse_name_list(value)
     except (TypeError, ValueError) as exc:
         raise ParamError(_NAME, key, str(exc)) from None
+
+
+def _tensor_format(params: dict[str, Any]) -> str | None:
+    value = params.get("tensor_string_format")
+    if value is not None and value not in TENSOR_FORMATS:
+        raise ParamError(_NAME, "tensor_string_format",
+                         f"must be one of {TENSOR_FORMATS}, got {value!r}")
+    return value
 
 
 def _schema(value: Any, key: str) -> Schema:
@@ -130,6 +139,8 @@ class LocalPredictor:
               (default: the column names); ``output_signature_defs``: the signature output
               each output column reads (default: the column names);
             - ``batch_size`` (256): rows per call of the model;
+            - ``tensor_string_format`` (``"alink"``): how a tensor is written into a STRING
+              output column, ``"alink"`` or ``"json"``;
             - ``intra_op_parallelism``: TensorFlow's intra-op threads (only before TensorFlow
               is first used in this process);
             - ``python_env``: accepted for parity with the operators and ignored: the model runs
@@ -169,6 +180,7 @@ class LocalPredictor:
                 input_signature_defs=_name_list(params, "input_signature_defs"),
                 output_signature_defs=_name_list(params, "output_signature_defs"),
                 batch_size=_positive_int(params, "batch_size"),
+                tensor_format=_tensor_format(params),
             )
         )
         self._batch_size = settings.batch_size

@@ -18,6 +18,8 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_GRAPH_DEF_TAG",
     "DEFAULT_SIGNATURE_DEF_KEY",
+    "DEFAULT_TENSOR_FORMAT",
+    "TENSOR_FORMATS",
     "PredictSettings",
     "predict_spec",
     "resolved",
@@ -26,6 +28,9 @@ __all__ = [
 DEFAULT_SIGNATURE_DEF_KEY = "serving_default"
 DEFAULT_GRAPH_DEF_TAG = "serve"
 DEFAULT_BATCH_SIZE = 256
+# How a tensor becomes the text of a STRING output column (docs/train-and-predict.md).
+TENSOR_FORMATS = ("alink", "json")
+DEFAULT_TENSOR_FORMAT = "alink"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class PredictSettings:
         output_signature_defs: the signature output read by each output column; ``None``: the
             column names.
         batch_size: rows per call of the model.
+        tensor_format: how a tensor is written into a STRING column, one of `TENSOR_FORMATS`.
     """
 
     model_path: str
@@ -49,6 +55,7 @@ class PredictSettings:
     input_signature_defs: tuple[str, ...] | None
     output_signature_defs: tuple[str, ...] | None
     batch_size: int
+    tensor_format: str
 
 
 def _names(value: Any) -> list[str]:
@@ -63,6 +70,7 @@ def predict_spec(
     input_signature_defs: Any = None,
     output_signature_defs: Any = None,
     batch_size: int | None = None,
+    tensor_format: str | None = None,
 ) -> PredictSpec:
     """A ``PredictSpec`` from predict parameters; ``None`` or empty values mean the defaults.
 
@@ -73,13 +81,17 @@ def predict_spec(
         input_signature_defs: a name list in any spelling of `bridge.name_lists`.
         output_signature_defs: likewise.
         batch_size: default 256.
+        tensor_format: ``"alink"`` (the default) or ``"json"``.
 
     Raises:
         TypeError: a name list is of the wrong type.
-        ValueError: a name list cannot be parsed, or ``batch_size`` is below 1.
+        ValueError: a name list cannot be parsed, ``batch_size`` is below 1, or the tensor
+            format is unknown.
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if tensor_format and tensor_format not in TENSOR_FORMATS:
+        raise ValueError(f"tensor format must be one of {TENSOR_FORMATS}, got {tensor_format!r}")
     tags = graph_def_tag if isinstance(graph_def_tag, str) else ",".join(graph_def_tag or [])
     return PredictSpec(
         model_path=model_path,
@@ -88,6 +100,7 @@ def predict_spec(
         input_signature_defs=_names(input_signature_defs),
         output_signature_defs=_names(output_signature_defs),
         batch_size=batch_size or 0,
+        tensor_format=tensor_format or "",
     )
 
 
@@ -101,4 +114,5 @@ def resolved(spec: PredictSpec) -> PredictSettings:
         input_signature_defs=tuple(spec.input_signature_defs) or None,
         output_signature_defs=tuple(spec.output_signature_defs) or None,
         batch_size=spec.batch_size or DEFAULT_BATCH_SIZE,
+        tensor_format=spec.tensor_format or DEFAULT_TENSOR_FORMAT,
     )

@@ -11,8 +11,10 @@ from bridge.predict_spec import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_GRAPH_DEF_TAG,
     DEFAULT_SIGNATURE_DEF_KEY,
+    DEFAULT_TENSOR_FORMAT,
+    TENSOR_FORMATS,
 )
-from operators.params import Param, at_least, json_dict_string, unsupported
+from operators.params import Param, at_least, json_dict_string, one_of, unsupported
 
 __all__ = [
     "COMMON_PARAMS",
@@ -71,6 +73,10 @@ PREDICT_PARAMS = (
           doc="the MetaGraph tag(s) to load, comma-separated; empty means the default"),
     Param("batchSize", int, default=DEFAULT_BATCH_SIZE, validate=at_least(1),
           doc="rows per call of the model"),
+    Param("tensorStringFormat", str, default=DEFAULT_TENSOR_FORMAT,
+          validate=one_of(TENSOR_FORMATS),
+          doc='how a tensor is written into a STRING output column: "alink" (values separated '
+              'by spaces, a $d1,d2$ shape prefix for rows of rank 2 or more) or "json"'),
 )
 
 MODEL_PATH_PARAM = Param(

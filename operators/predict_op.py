@@ -95,6 +95,7 @@ class _PredictOperator:
             input_signature_defs=self.getInputSignatureDefs(),
             output_signature_defs=self.getOutputSignatureDefs(),
             batch_size=self.getBatchSize(),
+            tensor_format=self.getTensorStringFormat(),
         )
         plan = plan_stage(
             self,
@@ -114,20 +115,63 @@ class _PredictOperator:
 
 
 class _TableModelPredictOperator(_PredictOperator):
-    """The model comes as a table of Alink model rows: ``linkFrom(model_op, data_op)``."""
+    """The model comes as a table of Alink model rows.
+
+    Either form of Alink works: the model in the constructor and the data through ``linkFrom``
+    (``TFTableModelPredictStreamOp(train_op).linkFrom(stream)``), or both through ``linkFrom``
+    (``linkFrom(model_op, data_op)``).
+
+    Args:
+        model: the batch operator whose output is the model rows, or ``None`` to give it to
+            ``linkFrom``.
+        **kwargs: parameters, as for every operator.
+    """
+
+    def __init__(self, model: Any = None, **kwargs: Any):
+        self._model_op = model
+        super().__init__(**kwargs)
 
     def linkFrom(self, *ops: Any) -> Any:
-        """``linkFrom(model_op, data_op)``: the model table is collected first."""
+        """Predicts the data input with the model; the model table is collected first.
+
+        ``linkFrom(data_op)`` when the model came in the constructor, else
+        ``linkFrom(model_op, data_op)``.
+        """
         self._check_required()
-        if len(ops) != 2:
-            raise self._param_error("linkFrom", f"takes (model_op, data_op), got {len(ops)} inputs")
-        model_op, data_op = ops
+        model_op, data_op = self._model_and_data(ops)
         (table,) = self._input_tables((data_op,), 1)
         model = (_MODEL_FILE, self._model_table_zip(model_op))
         self._set_output(self._predict_stage(table, _MODEL_FILE, (model,)))
         return self
 
+    def _model_and_data(self, ops: tuple[Any, ...]) -> tuple[Any, Any]:
+        if self._model_op is not None:
+            if len(ops) == 2:
+                raise self._param_error(
+                    "model", "was given twice: in the constructor and as linkFrom's first "
+                    "input; give it once, as TFTableModelPredict...Op(model_op).linkFrom(data_op) "
+                    "or as linkFrom(model_op, data_op)",
+                )
+            if len(ops) != 1:
+                raise self._param_error(
+                    "linkFrom", f"takes the data input only (the model came in the "
+                    f"constructor), got {len(ops)} inputs",
+                )
+            return self._model_op, ops[0]
+        if len(ops) != 2:
+            raise self._param_error(
+                "model", f"is missing: linkFrom got {len(ops)} input(s); give the model in the "
+                "constructor, TFTableModelPredict...Op(model_op).linkFrom(data_op), or as "
+                "linkFrom(model_op, data_op)",
+            )
+        return ops[0], ops[1]
+
     def _model_table_zip(self, model_op: Any) -> bytes:
+        if not isinstance(model_op, BatchOperator):
+            raise self._param_error(
+                "model", f"must be a batch operator of model rows ({MODEL_SCHEMA}), got "
+                f"{type(model_op).__name__}",
+            )
         names = [n.lower() for n in model_op.getColNames()]
         if names != ["model_id", "model_info"]:
             raise self._param_error(

@@ -2,7 +2,13 @@
 
 Forms read: ``"1 2 3"`` (a flat vector; commas also separate), ``"$2,3$1 2 3 4 5 6"`` (a
 tensor of shape ``[2, 3]``, row-major), ``"$5$0:1.5 3:2"`` (a sparse vector of size 5) and
-``"$$7"`` (a scalar, shape ``[]``).
+``"$$7"`` (a scalar, shape ``[]``). Booleans read as ``true``/``false`` or numbers.
+
+Form written (`format_alink_rows`): the values of a row separated by single spaces, with the
+``$d1,d2,...$`` shape prefix when the row has two or more dimensions. Floats take the shortest
+text that reads back as the same value of their dtype; NaN and infinities are written as Java
+writes them (``NaN``, ``Infinity``), and booleans as ``true``/``false``, so Alink reads them
+too. What is written reads back as the same tensor.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import numpy as np
 
 from akdl.predict.tensors import shape_text
 
-__all__ = ["parse_alink_tensor"]
+__all__ = ["format_alink_rows", "parse_alink_tensor"]
+
+_JAVA_FLOAT_WORDS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+_BOOL_WORDS = {"true": True, "false": False}
 
 _ALINK_PREFIX = re.compile(r"\s*\$([^$]*)\$(.*)", re.DOTALL)
 _ALINK_SEPARATORS = re.compile(r"[\s,]+")
@@ -66,6 +75,11 @@ def parse_alink_tensor(text: str, dtype: np.dtype | type = np.float64) -> np.nda
 
 def _parse_numbers(tokens: list[str], dtype: np.dtype) -> np.ndarray:
     strings = np.array(tokens, dtype=str)
+    if dtype.kind == "b" and tokens and tokens[0].lower() in _BOOL_WORDS:
+        try:
+            return np.array([_BOOL_WORDS[t.lower()] for t in tokens], dtype=bool)
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]!r} is not true or false") from None
     if dtype.kind in "iu":
         try:
             return strings.astype(np.int64).astype(dtype)
@@ -74,3 +88,39 @@ def _parse_numbers(tokens: list[str], dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "b":
         return strings.astype(np.float64) != 0
     return strings.astype(np.float64).astype(dtype)
+
+
+def _texts(flat: np.ndarray) -> np.ndarray:
+    """The text of every value of a 2-D array, as Alink writes it."""
+    kind = flat.dtype.kind
+    if kind == "b":
+        return np.where(flat, "true", "false")
+    if kind in "iu":
+        return flat.astype(str)
+    if kind == "f":
+        texts = flat.astype(str)  # the shortest text that reads back as the same value
+        if not np.isfinite(flat).all():
+            for word, java in _JAVA_FLOAT_WORDS.items():
+                texts[texts == word] = java
+        return texts
+    if kind in "OS":
+        return np.vectorize(
+            lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v), otypes=[object]
+        )(flat)
+    raise ValueError(f"cannot write a tensor of dtype {flat.dtype} as an Alink string")
+
+
+def format_alink_rows(batch: np.ndarray) -> list[str]:
+    """One Alink tensor string per row (first axis) of ``batch``.
+
+    Args:
+        batch: a numeric, boolean or string array of at least one dimension.
+
+    Returns:
+        The strings, e.g. ``"0.5"`` for a row of one value, ``"0.25 0.75"`` for a row of
+        shape ``[2]`` and ``"$2,2$1 0 0 1"`` for a row of shape ``[2, 2]``.
+    """
+    row_shape = batch.shape[1:]
+    prefix = "$" + ",".join(map(str, row_shape)) + "$" if len(row_shape) >= 2 else ""
+    texts = _texts(batch.reshape(batch.shape[0], -1))
+    return [prefix + " ".join(row) for row in texts.tolist()]

@@ -5,8 +5,10 @@ the output's numpy value into one Python value per row:
 
 - `OutputConverter`: a scalar column from ``[batch]`` or ``[batch, 1]``, an ARRAY column from
   ``[batch, k]``;
-- `StringOutput`: a STRING column, from a string tensor of one value per row as text, or from
-  any other tensor as a JSON encoding of the row (``"0.5"``, ``"[0.1, 0.9]"``).
+- a STRING column takes a string tensor of one value per row as text; any other tensor is
+  written as text in one of two formats: `AlinkStringOutput` (the default, Alink's own:
+  ``"0.1 0.9"``, ``"$2,2$1 0 0 1"``; see `akdl.predict.alink_tensor`) or `JsonStringOutput`
+  (``"[0.1, 0.9]"``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from akdl.predict.alink_tensor import format_alink_rows
 from akdl.predict.tensors import TensorInfo, is_integer_dtype, is_numeric_dtype, shape_text
 from bridge.errors import PredictError
 from bridge.schema import FieldType, TypeKind
@@ -28,7 +31,7 @@ from bridge.values import (
     millis_to_datetime,
 )
 
-__all__ = ["OutputConverter", "StringOutput", "output_converter"]
+__all__ = ["AlinkStringOutput", "JsonStringOutput", "OutputConverter", "output_converter"]
 
 
 def _pretty_floats(array: np.ndarray) -> np.ndarray:
@@ -177,8 +180,8 @@ class OutputConverter:
         return [int(v) for v in flat.tolist()]
 
 
-class StringOutput(OutputConverter):
-    """A STRING column: string tensors of one value per row as text, anything else as JSON."""
+class _StringOutput(OutputConverter):
+    """A STRING column: string tensors of one value per row as text, others in a text format."""
 
     def _check_rank(self, shape: Sequence[int | None], came: str) -> None:
         if len(shape) == 0:
@@ -188,16 +191,44 @@ class StringOutput(OutputConverter):
         one_per_row = array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1)
         if _array_dtype(array) == "string" and one_per_row:
             return super()._values(array, batch, came)
+        return self._texts(array)
+
+    def _texts(self, array: np.ndarray) -> list[str]:
+        raise NotImplementedError
+
+
+class AlinkStringOutput(_StringOutput):
+    """Tensors as Alink writes them: ``"0.1 0.9"``, ``"$2,2$1 0 0 1"`` (the default)."""
+
+    def _texts(self, array: np.ndarray) -> list[str]:
+        return format_alink_rows(array)
+
+
+class JsonStringOutput(_StringOutput):
+    """Tensors as JSON: ``"0.5"``, ``"[0.1, 0.9]"`` (``tensorStringFormat="json"``)."""
+
+    def _texts(self, array: np.ndarray) -> list[str]:
         rows = _pretty_floats(array).tolist()
         return [json.dumps(_decode_nested(r), ensure_ascii=False) for r in rows]
 
 
-def output_converter(column: str, ftype: FieldType, spec: TensorInfo) -> OutputConverter:
+_STRING_OUTPUTS = {"alink": AlinkStringOutput, "json": JsonStringOutput}
+
+
+def output_converter(
+    column: str, ftype: FieldType, spec: TensorInfo, tensor_format: str = "alink"
+) -> OutputConverter:
     """The converter filling output column ``column`` from signature output ``spec``.
+
+    Args:
+        column: the output column's name.
+        ftype: its type.
+        spec: the signature output.
+        tensor_format: how a STRING column writes a tensor: ``"alink"`` or ``"json"``.
 
     Raises:
         PredictError: the output's dtype or rank can never fill the column.
     """
     if ftype.kind is TypeKind.STRING:
-        return StringOutput(column, ftype, spec)
+        return _STRING_OUTPUTS[tensor_format](column, ftype, spec)
     return OutputConverter(column, ftype, spec)

@@ -58,7 +58,7 @@ class SavedModelPredictor:
             self._signature, input_schema, settings.input_signature_defs
         )
         self._outputs: list[OutputConverter] = bind_outputs(
-            self._signature, output_schema, settings.output_signature_defs
+            self._signature, output_schema, settings.output_signature_defs, settings.tensor_format
         )
         self._dtypes = {c.spec.name: tf.as_dtype(c.spec.dtype) for c in self._inputs}
 

@@ -226,7 +226,10 @@ def bind_inputs(
 
 
 def bind_outputs(
-    signature: Signature, columns: Schema, output_signature_defs: Sequence[str] | None = None
+    signature: Signature,
+    columns: Schema,
+    output_signature_defs: Sequence[str] | None = None,
+    tensor_format: str = "alink",
 ) -> list[OutputConverter]:
     """Pairs each output column with the signature output that fills it.
 
@@ -235,6 +238,7 @@ def bind_outputs(
         columns: the output columns (from ``outputSchemaStr``), in order.
         output_signature_defs: the output filling each column, in the same order; default: the
             column names.
+        tensor_format: how a STRING column writes a tensor (``"alink"`` or ``"json"``).
 
     Returns:
         One converter per column, in column order.
@@ -259,6 +263,6 @@ def bind_outputs(
                 f"{describe_tensors(signature.outputs)}"
             )
     return [
-        output_converter(f.name, f.type, signature.outputs[name])
+        output_converter(f.name, f.type, signature.outputs[name], tensor_format)
         for f, name in zip(columns, names, strict=True)
     ]

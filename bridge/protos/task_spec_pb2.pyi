@@ -21,20 +21,22 @@ TRAIN: TaskKind
 PREDICT: TaskKind
 
 class PredictSpec(_message.Message):
-    __slots__ = ("model_path", "signature_def_key", "graph_def_tag", "input_signature_defs", "output_signature_defs", "batch_size")
+    __slots__ = ("model_path", "signature_def_key", "graph_def_tag", "input_signature_defs", "output_signature_defs", "batch_size", "tensor_format")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_DEF_KEY_FIELD_NUMBER: _ClassVar[int]
     GRAPH_DEF_TAG_FIELD_NUMBER: _ClassVar[int]
     INPUT_SIGNATURE_DEFS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_SIGNATURE_DEFS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_FORMAT_FIELD_NUMBER: _ClassVar[int]
     model_path: str
     signature_def_key: str
     graph_def_tag: str
     input_signature_defs: _containers.RepeatedScalarFieldContainer[str]
     output_signature_defs: _containers.RepeatedScalarFieldContainer[str]
     batch_size: int
-    def __init__(self, model_path: _Optional[str] = ..., signature_def_key: _Optional[str] = ..., graph_def_tag: _Optional[str] = ..., input_signature_defs: _Optional[_Iterable[str]] = ..., output_signature_defs: _Optional[_Iterable[str]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    tensor_format: str
+    def __init__(self, model_path: _Optional[str] = ..., signature_def_key: _Optional[str] = ..., graph_def_tag: _Optional[str] = ..., input_signature_defs: _Optional[_Iterable[str]] = ..., output_signature_defs: _Optional[_Iterable[str]] = ..., batch_size: _Optional[int] = ..., tensor_format: _Optional[str] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
     __slots__ = ("task", "kind", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties", "coordinator_token", "rendezvous_timeout_s", "predict")

@@ -1,7 +1,6 @@
 """LocalPredictor and SavedModelPredictor on small real SavedModels."""
 
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -86,7 +85,7 @@ def test_output_named_like_an_input_column_takes_its_place(two_inputs):
                              output_signature_defs=["vec", "score"], reserved_cols=["id"])
     assert lp.result_col_names == ["id", "x", "score"]
     first = lp.predict(ROWS[:1])[0]
-    assert first[0] == 1 and json.loads(first[1]) == [0.1, 2.0]
+    assert first[0] == 1 and first[1] == "0.1 2.0"
 
 
 def test_names_may_be_comma_separated_or_json(two_inputs):
@@ -112,11 +111,15 @@ def test_rows_are_predicted_in_batches(two_inputs):
     assert lp.predict([]) == []
 
 
-def test_string_outputs_are_json_of_numeric_tensors(two_inputs):
-    lp = two_input_predictor(two_inputs, reserved_cols=[], output_schema_str="s string, v string",
-                             output_signature_defs=["score", "vec"])
-    out = lp.predict([(1, 0.1, 0.9)])
-    assert out == [("1.1", "[0.1, 0.9]")]
+def test_string_outputs_are_alink_text_or_json_of_numeric_tensors(two_inputs):
+    params = dict(reserved_cols=[], output_schema_str="s string, v string",
+                  output_signature_defs=["score", "vec"])
+    assert two_input_predictor(two_inputs, **params).predict([(1, 0.1, 0.9)]) == [
+        ("1.1", "0.1 0.9")]
+    as_json = two_input_predictor(two_inputs, tensor_string_format="json", **params)
+    assert as_json.predict([(1, 0.1, 0.9)]) == [("1.1", "[0.1, 0.9]")]
+    with pytest.raises(ParamError, match="tensor_string_format"):
+        two_input_predictor(two_inputs, tensor_string_format="csv", **params)
 
 
 def test_other_signature_and_typed_outputs(two_inputs):
@@ -348,7 +351,7 @@ def test_saved_model_predictor_calls_the_signature_once_per_batch(two_inputs):
     predictor._signature = dataclasses.replace(predictor.signature, function=counting)
     out = predictor.predict([(1.0, 2.0), (0.5, 0.25)])
     assert calls == [["x", "y"]]
-    assert out == [(4.0, "[1.0, 2.0]"), (1.25, "[0.5, 0.25]")]
+    assert out == [(4.0, "1.0 2.0"), (1.25, "0.5 0.25")]
     assert predictor.predict([]) == [] and len(calls) == 1
 
 

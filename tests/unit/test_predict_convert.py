@@ -257,14 +257,49 @@ def test_string_column_from_string_tensor_decodes():
     assert read("bytes", spec("string", None), strings(b"\x00")) == [b"\x00"]
 
 
-def test_string_column_from_numeric_tensor_is_json_per_row():
+def test_string_column_from_numeric_tensor_is_alink_text_per_row_by_default():
     vectors = read("string", spec("float32", None, 2), np.array([[0.1, 0.9], [1, 0]], np.float32))
-    assert vectors == ["[0.1, 0.9]", "[1.0, 0.0]"]
-    assert json.loads(vectors[0]) == [0.1, 0.9]
+    assert vectors == ["0.1 0.9", "1.0 0.0"]
     assert read("string", spec("float32", None), np.array([0.5], np.float32)) == ["0.5"]
     assert read("string", spec("int64", None, 2, 2), np.arange(4).reshape(1, 2, 2)) == [
-        "[[0, 1], [2, 3]]"]
+        "$2,2$0 1 2 3"]
+    assert read("string", spec("bool", None, 2), np.array([[True, False]])) == ["true false"]
+    specials = np.array([[np.nan, np.inf, -np.inf]], np.float32)
+    assert read("string", spec("float32", None, 3), specials) == ["NaN Infinity -Infinity"]
     assert read("string", spec("string", None, 2), np.array([[b"a", b"b"]], dtype=object)) == [
+        "a b"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape"),
+    [("float32", (3,)), ("float32", (2, 3)), ("float64", (2, 2, 2)), ("int64", (4,)),
+     ("int32", (3, 1)), ("bool", (2, 2)), ("float32", (1,))],
+)
+def test_alink_text_reads_back_as_the_same_tensor(dtype, shape):
+    rng = np.random.default_rng(3)
+    batch = (rng.normal(size=(5, *shape)) * 1000).astype(dtype)
+    if dtype == "float32":
+        batch[0].flat[0] = 1.0e-7  # scientific notation survives too
+    texts = read("string", spec(dtype, None, *shape), batch)
+    for text, row in zip(texts, batch, strict=True):
+        back = parse_alink_tensor(text, np.dtype(dtype))
+        np.testing.assert_array_equal(back.reshape(row.shape), row)
+        assert back.shape == (row.shape if len(shape) >= 2 else (row.size,))
+
+
+def test_string_column_from_numeric_tensor_is_json_per_row_when_asked():
+    def read_json(ftype, tensor, array):
+        return output_converter("out", parse_type(ftype), tensor, "json").to_values(
+            array, len(array))
+
+    vectors = read_json("string", spec("float32", None, 2),
+                        np.array([[0.1, 0.9], [1, 0]], np.float32))
+    assert vectors == ["[0.1, 0.9]", "[1.0, 0.0]"]
+    assert json.loads(vectors[0]) == [0.1, 0.9]
+    assert read_json("string", spec("float32", None), np.array([0.5], np.float32)) == ["0.5"]
+    assert read_json("string", spec("int64", None, 2, 2), np.arange(4).reshape(1, 2, 2)) == [
+        "[[0, 1], [2, 3]]"]
+    assert read_json("string", spec("string", None, 2), np.array([[b"a", b"b"]], dtype=object)) == [
         '["a", "b"]']
 
 

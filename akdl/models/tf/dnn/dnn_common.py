@@ -2,8 +2,17 @@
 
 A small Keras MLP over numeric feature columns, trained with a custom loop under the strategy
 that TF_CONFIG implies (Keras 3 ``fit`` is broken under MultiWorkerMirroredStrategy,
-keras-team/keras#20585), and exported as a SavedModel whose serving signature takes one float32
-tensor per feature column and returns ``probability`` and ``prediction``.
+keras-team/keras#20585), and exported as a SavedModel whose signatures take one float32 tensor
+``[batch]`` per feature column:
+
+* ``serving_default`` returns ``probability`` ``[batch]`` and ``prediction`` (int64 0/1);
+* ``predict`` returns what Alink's Estimator-based DNN exported (a binary canned head's
+  prediction keys), so ported programs that run ``setSignatureDefKey("predict")`` work:
+  ``logits`` and ``logistic`` float32 ``[batch, 1]``, ``probabilities`` float32 ``[batch, 2]``,
+  ``class_ids`` int64 ``[batch, 1]``, ``classes`` string ``[batch, 1]``, ``all_class_ids`` int32
+  ``[batch, 2]`` and ``all_classes`` string ``[batch, 2]``.
+
+Both signatures run the same model.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from typing import Any
 from akdl.data import feature_spec, input_schema
 
 __all__ = [
+    "PREDICT_SIGNATURE",
     "DnnParams",
     "build_model",
     "export_saved_model",
@@ -23,6 +33,9 @@ __all__ = [
     "train",
     "write_model_rows",
 ]
+
+
+PREDICT_SIGNATURE = "predict"
 
 
 @dataclass(frozen=True)
@@ -72,13 +85,20 @@ def make_dataset(task_config: Any, params: DnnParams, records: Any) -> Any:
 
 
 def build_model(params: DnnParams) -> Any:
-    """The Keras classifier: dense ReLU layers and one sigmoid unit."""
+    """The Keras classifier: dense ReLU layers and one linear unit, the logit."""
     import keras
 
     layers = [keras.Input(shape=(len(params.feature_cols),))]
     layers += [keras.layers.Dense(units, activation="relu") for units in params.hidden_units]
-    layers.append(keras.layers.Dense(1, activation="sigmoid"))
+    layers.append(keras.layers.Dense(1))
     return keras.Sequential(layers)
+
+
+def logit_loss() -> Any:
+    """Per-example binary cross-entropy on the model's logits."""
+    import keras
+
+    return keras.losses.BinaryCrossentropy(from_logits=True, reduction="none")
 
 
 def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_epoch: int) -> Any:
@@ -94,13 +114,13 @@ def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_e
     with strategy.scope():
         model = build_model(params)
         optimizer = keras.optimizers.Adam(params.learning_rate)
-    loss_fn = keras.losses.BinaryCrossentropy(reduction="none")
+    loss_fn = logit_loss()
     global_batch = params.batch_size * strategy.num_replicas_in_sync
 
     def step(features, labels):
         with tf.GradientTape() as tape:
-            probabilities = model(features, training=True)[:, 0]
-            per_example = loss_fn(labels[:, None], probabilities[:, None])
+            logits = model(features, training=True)
+            per_example = loss_fn(labels[:, None], logits)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -163,25 +183,47 @@ class _Serving:
                 super().__init__()
                 self.model = model
 
+            def _logits(self, inputs):
+                features = tf.stack([tf.cast(inputs[c], tf.float32) for c in feature_cols], 1)
+                return self.model(features, training=False)
+
             @tf.function
             def serve(self, inputs):
-                features = tf.stack([tf.cast(inputs[c], tf.float32) for c in feature_cols], 1)
-                probability = self.model(features, training=False)[:, 0]
+                probability = tf.sigmoid(self._logits(inputs))[:, 0]
                 prediction = tf.cast(probability > 0.5, tf.int64)
                 return {"probability": probability, "prediction": prediction}
+
+            @tf.function
+            def predict(self, inputs):
+                logits = self._logits(inputs)
+                logistic = tf.sigmoid(logits)
+                class_ids = tf.cast(logits > 0, tf.int64)
+                batch = tf.shape(logits)[0]
+                all_class_ids = tf.tile(tf.constant([[0, 1]], tf.int32), [batch, 1])
+                return {
+                    "logits": logits,
+                    "logistic": logistic,
+                    "probabilities": tf.concat([1 - logistic, logistic], axis=1),
+                    "class_ids": class_ids,
+                    "classes": tf.strings.as_string(class_ids),
+                    "all_class_ids": all_class_ids,
+                    "all_classes": tf.strings.as_string(all_class_ids),
+                }
 
         return ServingModule()
 
 
 def export_saved_model(model: Any, feature_cols: list[str], directory: str) -> str:
-    """Export ``model`` with a ``serving_default`` signature of one tensor per feature."""
+    """Export ``model`` with its ``serving_default`` and ``predict`` signatures."""
     import tensorflow as tf
 
     module = _Serving.module(model, feature_cols)
-    signature = module.serve.get_concrete_function(
-        {c: tf.TensorSpec([None], tf.float32, name=c) for c in feature_cols}
-    )
-    tf.saved_model.save(module, directory, signatures={"serving_default": signature})
+    inputs = {c: tf.TensorSpec([None], tf.float32, name=c) for c in feature_cols}
+    signatures = {
+        "serving_default": module.serve.get_concrete_function(inputs),
+        PREDICT_SIGNATURE: module.predict.get_concrete_function(inputs),
+    }
+    tf.saved_model.save(module, directory, signatures=signatures)
     return directory
 
 

@@ -14,10 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from akdl.distribute import strategy_from_tf_config
-from akdl.models.tf.dnn.dnn_common import DnnParams, build_model, parse_batch_fn, write_model_rows
+from akdl.distribute import cluster_spec, strategy_from_tf_config
+from akdl.models.tf.dnn.dnn_common import (
+    DnnParams,
+    build_model,
+    logit_loss,
+    parse_batch_fn,
+    write_model_rows,
+)
 
-__all__ = ["main", "train_on_stream"]
+__all__ = ["PS_REFUSAL", "main", "train_on_stream"]
+
+PS_REFUSAL = (
+    "dnn_stream cannot train with parameter servers: under TF 2's ParameterServerStrategy only "
+    "the chief runs Python, and a worker's dataset is produced in the chief's process (a "
+    "per-worker from_generator dataset runs its generator there), so the workers' live Flink "
+    "input cannot feed them. Set numPSs to 0: every worker then trains the same model with "
+    "all-reduce on its own stream (see docs/streaming.md)"
+)
 
 
 def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any, int]:
@@ -31,7 +45,7 @@ def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any
     with strategy.scope():
         model = build_model(params)
         optimizer = keras.optimizers.Adam(params.learning_rate)
-    loss_fn = keras.losses.BinaryCrossentropy(reduction="none")
+    loss_fn = logit_loss()
     sum_op = tf.distribute.ReduceOp.SUM
     num_features = len(params.feature_cols)
     specs = (tf.TensorSpec([None, num_features], tf.float32), tf.TensorSpec([None], tf.float32))
@@ -49,8 +63,8 @@ def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any
     def train_step(features, labels, global_rows):
         def step(features, labels):
             with tf.GradientTape() as tape:
-                probabilities = model(features, training=True)[:, 0]
-                per_example = loss_fn(labels[:, None], probabilities[:, None])
+                logits = model(features, training=True)
+                per_example = loss_fn(labels[:, None], logits)
                 loss = tf.reduce_sum(per_example) / global_rows
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -77,12 +91,10 @@ def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any
 
 def main(task_config: Any) -> None:
     """Train on ``task_config.dataset_fn()`` until the stream ends; the chief writes the model."""
-    import tensorflow as tf
-
     params = DnnParams.from_user_params(task_config.user_params)
+    if cluster_spec().get("cluster", {}).get("ps"):
+        raise ValueError(PS_REFUSAL)
     strategy = strategy_from_tf_config()
-    if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-        raise ValueError("dnn_stream trains with all-reduce: set numPSs to 0")
     to_xy = parse_batch_fn(task_config, params)
     batches = task_config.dataset_fn().batch(params.batch_size).map(to_xy)
     model, steps = train_on_stream(strategy, params, batches)
