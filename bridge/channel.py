@@ -61,6 +61,13 @@ class InputFeed:
                 self._put(channel_pb2.InputMessage(chunk=part), deadline, on_wait)
         self.records_sent += len(records)
 
+    def put_columns(
+        self, batch: channel_pb2.ColumnBatch, deadline: Deadline, on_wait: WaitCallback
+    ) -> None:
+        """Queue one batch of rows as columns (the columnar path)."""
+        self._put(channel_pb2.InputMessage(columns=batch), deadline, on_wait)
+        self.records_sent += batch.num_rows
+
     def end(self, deadline: Deadline, on_wait: WaitCallback) -> None:
         """Queue the end-of-input marker with the exact record count."""
         end = channel_pb2.EndOfInput(record_count=self.records_sent)
@@ -116,10 +123,16 @@ class TaskResult:
 
 
 class OutputCollector:
-    """Bounded buffer of output records pushed by the TF process, plus its final status."""
+    """Bounded buffer of output pushed by the TF process, plus its final status.
+
+    Output arrives as records (``list[bytes]``) or, on the columnar path, as ``ColumnBatch``
+    messages; a stage uses one form, and :meth:`drain` returns what came, in order.
+    """
 
     def __init__(self, max_queued_batches: int = 8):
-        self._queue: queue.Queue[list[bytes]] = queue.Queue(max_queued_batches)
+        self._queue: queue.Queue[list[bytes] | channel_pb2.ColumnBatch] = queue.Queue(
+            max_queued_batches
+        )
         self._result: TaskResult | None = None
         self._result_ready = threading.Event()
         self.records_received = 0
@@ -136,6 +149,8 @@ class OutputCollector:
                 self._offer(assembler.add_batch(message.batch))
             elif kind == "chunk":
                 self._offer(assembler.add_chunk(message.chunk))
+            elif kind == "columns":
+                self._offer_columns(message.columns)
             elif kind == "success":
                 self._finish(TaskResult(message.success, None))
             elif kind == "error":
@@ -143,12 +158,17 @@ class OutputCollector:
         return self.records_received
 
     def _offer(self, records: list[bytes]) -> None:
-        if not records:
-            return
+        if records:
+            self._enqueue(records, len(records))
+
+    def _offer_columns(self, batch: channel_pb2.ColumnBatch) -> None:
+        self._enqueue(batch, batch.num_rows)
+
+    def _enqueue(self, item: list[bytes] | channel_pb2.ColumnBatch, rows: int) -> None:
         while not self._closed.is_set():
             try:
-                self._queue.put(records, timeout=_POLL_S)
-                self.records_received += len(records)
+                self._queue.put(item, timeout=_POLL_S)
+                self.records_received += rows
                 self.available = True
                 return
             except queue.Full:
@@ -160,22 +180,29 @@ class OutputCollector:
 
     def drain(self) -> list[bytes]:
         """Every output record that has arrived so far, without waiting."""
+        return _records(self.drain_items())
+
+    def drain_items(self) -> list[list[bytes] | channel_pb2.ColumnBatch]:
+        """Every output item (a list of records or a ``ColumnBatch``) so far, without waiting."""
         self.available = False
-        out: list[bytes] = []
+        out: list[list[bytes] | channel_pb2.ColumnBatch] = []
         while True:
             try:
-                out.extend(self._queue.get_nowait())
+                out.append(self._queue.get_nowait())
             except queue.Empty:
                 return out
 
     def wait(self, timeout_s: float) -> list[bytes]:
-        """Wait up to ``timeout_s`` for output; returns what arrived (possibly nothing)."""
+        """Wait up to ``timeout_s`` for output records; returns what arrived (maybe nothing)."""
+        return _records(self.wait_items(timeout_s))
+
+    def wait_items(self, timeout_s: float) -> list[list[bytes] | channel_pb2.ColumnBatch]:
+        """Wait up to ``timeout_s`` for output items; returns what arrived (maybe nothing)."""
         try:
             first = self._queue.get(timeout=timeout_s)
         except queue.Empty:
             return []
-        out = list(first) + self.drain()
-        return out
+        return [first, *self.drain_items()]
 
     @property
     def result(self) -> TaskResult | None:
@@ -187,6 +214,15 @@ class OutputCollector:
     def close(self) -> None:
         """Stop accepting output; a blocked pusher returns."""
         self._closed.set()
+
+
+def _records(items: list[list[bytes] | channel_pb2.ColumnBatch]) -> list[bytes]:
+    out: list[bytes] = []
+    for item in items:
+        if isinstance(item, channel_pb2.ColumnBatch):
+            raise ChannelClosedError("the TF process sent columns to a stage that reads records")
+        out.extend(item)
+    return out
 
 
 class _TaskChannelServicer(channel_pb2_grpc.TaskChannelServicer):

@@ -53,12 +53,26 @@ class ChannelClient:
 
     def record_batches(self) -> Iterator[list[bytes]]:
         """Input records in arrival order, a batch at a time; checks the end-of-input count."""
+        for batch in self.input_batches():
+            if isinstance(batch, channel_pb2.ColumnBatch):
+                raise ChannelClosedError("the Flink side sent columns to a task that reads records")
+            yield batch
+
+    def input_batches(self) -> Iterator[list[bytes] | channel_pb2.ColumnBatch]:
+        """Input in arrival order: lists of records, or ``ColumnBatch`` messages (columnar path).
+
+        Checks the end-of-input count, which counts rows of both forms.
+        """
         assembler = RecordAssembler()
         received = 0
         request = channel_pb2.PullRequest(task=self.task)
         try:
             for message in self._stub.PullInput(request, metadata=self._metadata):
                 kind = message.WhichOneof("kind")
+                if kind == "columns":
+                    received += message.columns.num_rows
+                    yield message.columns
+                    continue
                 if kind == "batch":
                     records = assembler.add_batch(message.batch)
                 elif kind == "chunk":
@@ -177,6 +191,15 @@ class OutputStream:
                 return
             except queue.Full:
                 deadline.check()
+
+    def write_columns(self, batch: channel_pb2.ColumnBatch) -> None:
+        """Send one batch of output rows as columns (the columnar path), after what is pending."""
+        with self._lock:
+            if self._finished:
+                raise ChannelClosedError("output was already closed")
+            self._flush_locked()
+            self.records_written += batch.num_rows
+            self._put(channel_pb2.OutputMessage(columns=batch))
 
     def succeed(self, records_read: int) -> None:
         """Flush, then report success with the counts, and wait for Flink's acknowledgement."""

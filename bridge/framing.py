@@ -15,8 +15,10 @@ __all__ = ["DEFAULT_LIMITS", "BatchLimits", "RecordAssembler", "RecordBatcher", 
 
 DEFAULT_MAX_RECORDS = 1024
 DEFAULT_MAX_BATCH_BYTES = 2 << 20
-# Headroom over one batch for protobuf framing; both ends configure gRPC with this limit.
-GRPC_MAX_MESSAGE_BYTES = 8 << 20
+# Both ends configure gRPC with this limit. Record batches stay near DEFAULT_MAX_BATCH_BYTES
+# (larger records travel as chunks); a columnar batch is cut to about that size too, but one row
+# of a huge value (say a 64 MiB string) travels whole, so the limit leaves room for it.
+GRPC_MAX_MESSAGE_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)

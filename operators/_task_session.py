@@ -23,10 +23,10 @@ from bridge.auth import new_token
 from bridge.channel import ChannelServer
 from bridge.codec import ExampleDecoder, ExampleEncoder
 from bridge.deadline import Deadline
-from bridge.errors import TaskProcessExitedError
+from bridge.errors import ChannelClosedError, TaskProcessExitedError
 from bridge.framing import RecordBatcher
 from bridge.process import TaskProcess
-from bridge.protos import task_spec_pb2
+from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import Schema, parse_schema
 from bridge.task_ref import TaskRef
 from operators._stage_plan import StagePlan
@@ -76,7 +76,8 @@ class TaskSession:
         self._coordinator = coordinator
         self._input = ExampleRowInput(parse_schema(plan.spec.input_schema))
         self._decoder = ExampleDecoder(parse_schema(plan.spec.output_schema))
-        self._pending: list[bytes] = []
+        # Output items not yet taken: lists of records, or ColumnBatches (columnar path).
+        self._pending: list[list[bytes] | channel_pb2.ColumnBatch] = []
         self._server: ChannelServer | None = None
         self._process: TaskProcess | None = None
         self.work_dir = ""
@@ -166,7 +167,7 @@ class TaskSession:
         self._server.feed.put_records(self._input.take(), deadline, self._while_blocked)
 
     def _while_blocked(self) -> None:
-        self._pending.extend(self._server.collector.drain())
+        self._pending.extend(self._server.collector.drain_items())
         self._check_alive()
 
     def _check_alive(self) -> None:
@@ -175,7 +176,7 @@ class TaskSession:
             return
         settle = Deadline(_EXIT_SETTLE_S, f"the last message of {self._who}")
         while not settle.expired():
-            self._pending.extend(self._server.collector.drain())
+            self._pending.extend(self._server.collector.drain_items())
             if self._settle_result():
                 return
             time.sleep(_WAIT_STEP_S)
@@ -191,14 +192,60 @@ class TaskSession:
 
     def take_output(self) -> list[list[Any]]:
         """Decoded output rows that have arrived so far, without waiting."""
-        self._pending.extend(self._server.collector.drain())
+        self._pending.extend(self._server.collector.drain_items())
         return self._decode_pending()
 
     def _decode_pending(self) -> list[list[Any]]:
         if not self._pending:
             return []
-        records, self._pending = self._pending, []
-        return [self._decoder.decode(record) for record in records]
+        items, self._pending = self._pending, []
+        decode = self._decoder.decode
+        rows: list[list[Any]] = []
+        for item in items:
+            if isinstance(item, channel_pb2.ColumnBatch):
+                raise ChannelClosedError(f"{self._who} sent columns where records were expected")
+            rows.extend(decode(record) for record in item)
+        return rows
+
+    def feed_columns(self, batch: channel_pb2.ColumnBatch) -> None:
+        """Send one batch of rows as columns now (the columnar path)."""
+        deadline = Deadline(
+            self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"
+        )
+        self._server.feed.put_columns(batch, deadline, self._while_blocked)
+
+    def exchange_columns(self, batch: channel_pb2.ColumnBatch) -> list[channel_pb2.ColumnBatch]:
+        """Send a batch of columns and wait for the answer of every row (predict tasks).
+
+        Returns:
+            The output column batches, as many rows in all as ``batch`` has, in order.
+
+        Raises:
+            DeadlineExceeded: no complete answer within ``rpcTimeoutS``.
+            TaskFailedError, TaskProcessExitedError: the task failed meanwhile.
+        """
+        self.feed_columns(batch)
+        deadline = Deadline(
+            self.plan.rpc_timeout_s, f"{self._who} to answer a batch", "rpcTimeoutS"
+        )
+        answers: list[channel_pb2.ColumnBatch] = []
+        rows = 0
+        while True:
+            self._pending.extend(self._server.collector.wait_items(deadline.slice_s(_WAIT_STEP_S)))
+            while self._pending and rows < batch.num_rows:
+                item = self._pending.pop(0)
+                if not isinstance(item, channel_pb2.ColumnBatch):
+                    raise ChannelClosedError(f"{self._who} answered columns with records")
+                answers.append(item)
+                rows += item.num_rows
+            if rows >= batch.num_rows:
+                return answers
+            if self._settle_result():
+                raise ChannelClosedError(
+                    f"{self._who} ended after answering {rows} of {batch.num_rows} rows"
+                )
+            self._check_alive()
+            deadline.check(missing=f"answers for {batch.num_rows - rows} rows")
 
     def finish(self, timeout_s: float | None = None) -> list[list[Any]]:
         """Send the rest of the input and end-of-input, then wait for the task's result.
@@ -215,7 +262,7 @@ class TaskSession:
         collector = self._server.collector
         rows: list[list[Any]] = []
         while True:
-            self._pending.extend(collector.wait(deadline.slice_s(_WAIT_STEP_S)))
+            self._pending.extend(collector.wait_items(deadline.slice_s(_WAIT_STEP_S)))
             rows.extend(self._decode_pending())
             if self._settle_result():
                 return rows

@@ -43,6 +43,10 @@ COMMON_PARAMS = (
           doc="longest wait on a peer (TF process, channel) before the job fails"),
     Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
           doc="how long all TF processes of a stage may take to start and register"),
+    Param("dataPath", str, default="auto", validate=one_of(("auto", "columnar", "rows")),
+          doc='how rows cross into Python: "columnar" (Arrow batches through vectorized '
+              'functions), "rows" (one row at a time), or "auto": columnar where it can carry '
+              "the stage; the log says which path a stage took and why"),
 )
 
 SCRIPT_PARAMS = (

@@ -25,6 +25,7 @@ from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
 from bridge.schema import ColumnNotFoundError, parse_schema
 from operators import env as _env
+from operators._columnar_stage import COLUMNAR, build_columnar_predict, choose_path, log_choice
 from operators._stage_function import FlushPolicy
 from operators._stage_graph import build_stage
 from operators._stage_handlers import PredictHandler
@@ -109,9 +110,15 @@ class _PredictOperator:
             print_process_info=_env.is_print_process_info(),
         )
         self._add_stage(plan.stage)
-        return build_stage(
-            table, plan, PredictHandler(columns), columns.result_schema, self._flush_policy()
-        )
+        choice = choose_path(self, task_spec_pb2.PREDICT, columns.selected_schema,
+                             columns.output_schema, _env.get_parallelism(), plan.parallelism)
+        log_choice(plan, choice)
+        flush = self._flush_policy()
+        if choice.path == COLUMNAR:
+            return build_columnar_predict(
+                table, plan, columns, flush.interval_ms if flush is not None else None
+            )
+        return build_stage(table, plan, PredictHandler(columns), columns.result_schema, flush)
 
 
 class _TableModelPredictOperator(_PredictOperator):

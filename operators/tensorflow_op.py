@@ -16,6 +16,7 @@ from bridge.model_rows import MODEL_SCHEMA
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
 from operators import env as _env
+from operators._columnar_stage import COLUMNAR, build_columnar_script, choose_path, log_choice
 from operators._stage_function import FlushPolicy
 from operators._stage_graph import build_stage
 from operators._stage_handlers import ScriptHandler
@@ -103,6 +104,12 @@ class _ScriptOperator:
             print_process_info=_env.is_print_process_info(),
         )
         self._add_stage(plan.stage)
+        parallelism = _env.get_parallelism()
+        choice = choose_path(self, self._KIND, parse_schema(plan.spec.input_schema),
+                             output_schema, parallelism, plan.parallelism)
+        log_choice(plan, choice)
+        if choice.path == COLUMNAR:
+            return build_columnar_script(table, plan, output_schema, parallelism)
         return build_stage(table, plan, ScriptHandler(), output_schema, self._flush_policy())
 
 

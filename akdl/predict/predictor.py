@@ -78,7 +78,7 @@ class SavedModelPredictor:
         return self._signature
 
     def predict(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Predicts one batch.
+        """Predicts one batch given as rows.
 
         Calls the signature function once, with one keyword tensor per input.
 
@@ -93,8 +93,7 @@ class SavedModelPredictor:
             PredictError: a row has the wrong number of values, a value cannot be fed, the
                 model fails on the batch, or an output does not hold one entry per row.
         """
-        batch = len(rows)
-        if batch == 0:
+        if not rows:
             return []
         width = len(self._input_schema)
         for i, row in enumerate(rows):
@@ -104,6 +103,28 @@ class SavedModelPredictor:
                     f"are {self._input_schema.names}"
                 )
         columns = list(zip(*rows)) if width else []
+        return list(zip(*self._run(columns, len(rows)), strict=True))
+
+    def predict_columns(self, columns: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """Predicts one batch given as columns (the columnar path).
+
+        Args:
+            columns: one sequence of values per selected column, in ``input_schema`` order,
+                all of the batch's length.
+
+        Returns:
+            One list of values per output column, in ``output_schema`` order.
+
+        Raises:
+            PredictError: as for `predict`.
+        """
+        batch = len(columns[0]) if columns else 0
+        if batch == 0:
+            return [[] for _ in self._outputs]
+        return self._run(columns, batch)
+
+    def _run(self, columns: Sequence[Sequence[Any]], batch: int) -> list[list[Any]]:
+        """Feed the columns, call the signature once, and convert each output column."""
         feeds = {
             conv.spec.name: self._tensor(conv.spec.name, conv.to_array(values))
             for conv, values in zip(self._inputs, columns, strict=True)
@@ -123,7 +144,7 @@ class SavedModelPredictor:
             if name not in arrays:
                 arrays[name] = _to_numpy(results, name)
             values.append(conv.to_values(arrays[name], batch))
-        return list(zip(*values, strict=True))
+        return values
 
     def _tensor(self, name: str, array: np.ndarray) -> tf.Tensor:
         dtype = self._dtypes[name]

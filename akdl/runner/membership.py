@@ -62,9 +62,19 @@ class ClusterMembership:
         self.cluster: dict[str, list[str]] = {}
         self.worker_dataset_lengths: list[int] = []
 
-    def join(self, dataset_length: int) -> dict[str, list[str]]:
-        """Register, wait for every task, start watching; returns the TF cluster."""
+    def join(self, dataset_length: int, solo: bool = False) -> dict[str, list[str]]:
+        """Register, wait for every task, start watching; returns the TF cluster.
+
+        A ``solo`` task (one that needs no cluster, such as a predict task) does not wait for
+        the others and gets an empty cluster; it still watches for the round's ABORT.
+        """
         port = _free_port()
+        if solo:
+            if self._client is not None:
+                deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
+                self._client.register(_LOOPBACK, port, dataset_length, deadline, solo=True)
+                self._client.watch(self._on_event)
+            return {}
         if self._client is None:
             self.cluster = build_cluster([f"{_LOOPBACK}:{port}"], [])
             self.worker_dataset_lengths = [dataset_length]

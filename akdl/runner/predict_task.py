@@ -1,10 +1,12 @@
 """The built-in task of the predict operators: rows in, SavedModel predictions out (TF process).
 
-Instead of a user script, a predict task loads the SavedModel once and then, for each record
-batch that arrives from Flink, predicts in slices of ``batch_size`` rows and sends the outputs
-back at once, in input order, one output row per input row. The Flink side pairs each output
-with its input row (reserved columns), so only the selected columns and the predictions cross
-the channel. The settings come in the task spec's ``PredictSpec`` (`bridge.predict_spec`).
+Instead of a user script, a predict task loads the SavedModel once and then, for each batch
+that arrives from Flink, predicts in slices of ``batch_size`` rows and sends the outputs back at
+once, in input order, one output row per input row. A batch of Example records (the row path)
+is answered with records; a batch of columns (the columnar path) with columns. On the row
+path the Flink side pairs each output with its input row (reserved columns), so only the
+selected columns and the predictions cross the channel. The settings come in the task spec's
+``PredictSpec`` (`bridge.predict_spec`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterable
 
 from bridge.channel_client import OutputStream
 from bridge.codec import ExampleDecoder, ExampleEncoder
+from bridge.column_batch import batch_columns, encode_batch, from_python
 from bridge.predict_spec import resolved
+from bridge.protos.channel_pb2 import ColumnBatch
 from bridge.protos.task_spec_pb2 import PredictSpec
 from bridge.schema import Schema
 
@@ -30,7 +34,7 @@ def run_predictions(
     input_schema: Schema,
     output_schema: Schema,
     work_dir: str,
-    batches: Iterable[list[bytes]],
+    batches: Iterable[list[bytes] | ColumnBatch],
     output: OutputStream,
 ) -> int:
     """Predict every input record batch and send the outputs; returns the rows predicted."""
@@ -47,8 +51,19 @@ def run_predictions(
     decoder = ExampleDecoder(input_schema)
     encoder = ExampleEncoder(output_schema)
     predicted = 0
-    for records in batches:
-        rows = [decoder.decode(record) for record in records]
+    for batch in batches:
+        if isinstance(batch, ColumnBatch):
+            columns = batch_columns(input_schema, batch)
+            outputs = [[] for _ in output_schema.fields]
+            for start in range(0, batch.num_rows, batch_size):
+                piece = [c[start : start + batch_size] for c in columns]
+                for out, values in zip(outputs, predictor.predict_columns(piece), strict=True):
+                    out.extend(values)
+            answers = [from_python(t, v) for t, v in zip(output_schema.types, outputs, strict=True)]
+            output.write_columns(encode_batch(output_schema, answers, batch.num_rows))
+            predicted += batch.num_rows
+            continue
+        rows = [decoder.decode(record) for record in batch]
         for start in range(0, len(rows), batch_size):
             for values in predictor.predict(rows[start : start + batch_size]):
                 output.write(encoder.encode(values))

@@ -32,8 +32,11 @@ from akdl.runner.predict_task import run_predictions
 from akdl.runner.tfrecord import TFRecordWriter
 from akdl.runner.user_script import load_main
 from bridge.channel_client import ChannelClient, OutputStream
+from bridge.codec import ExampleEncoder
+from bridge.column_batch import batch_rows
 from bridge.model_rows import find_saved_model, saved_model_to_model_rows
 from bridge.protos import task_spec_pb2
+from bridge.protos.channel_pb2 import ColumnBatch
 from bridge.schema import parse_schema
 from bridge.task_ref import Role, TaskRef
 
@@ -102,6 +105,9 @@ class TaskKind:
     #: Whether TensorFlow must be imported and configured before ``run`` (no user script
     #: imports it for us).
     NEEDS_TF: ClassVar[bool] = False
+    #: Whether the task joins a TF cluster (rendezvous, ``TF_CONFIG``); one that does not
+    #: registers solo, only to receive the round's ABORT.
+    USES_CLUSTER: ClassVar[bool] = True
 
     def __init__(self, ctx: TaskContext):
         self.ctx = ctx
@@ -170,9 +176,17 @@ class _SpooledKind(_ScriptKind):
         self.dataset_file = os.path.join(ctx.spec.work_dir, DATASET_FILE)
 
     def open_input(self) -> int:
-        """Spool every input record to ``dataset.tfrecords``; returns the exact count."""
+        """Spool every input row to ``dataset.tfrecords``; returns the exact count.
+
+        Rows arrive as Example records (row path) or as columns (columnar path), which are
+        encoded into the same Example records here, in the TF process.
+        """
+        schema = parse_schema(self.ctx.spec.input_schema)
+        encoder = ExampleEncoder(schema)
         with TFRecordWriter(self.dataset_file) as writer:
-            for batch in self.ctx.client.record_batches():
+            for batch in self.ctx.client.input_batches():
+                if isinstance(batch, ColumnBatch):
+                    batch = encoder.encode_many(batch_rows(schema, batch))
                 writer.write_many(batch)
             self.ctx.records_read = writer.count
         return self.ctx.records_read
@@ -258,6 +272,7 @@ class PredictKind(TaskKind):
 
     KIND = task_spec_pb2.PREDICT
     NEEDS_TF = True
+    USES_CLUSTER = False
 
     def run(self) -> None:
         """Predict every input batch and send the outputs."""
@@ -267,6 +282,6 @@ class PredictKind(TaskKind):
             parse_schema(spec.input_schema),
             parse_schema(spec.output_schema),
             spec.work_dir,
-            self.ctx.client.record_batches(),
+            self.ctx.client.input_batches(),
             self.ctx.output,
         )

@@ -139,8 +139,9 @@ class _Task:
     def _run_kind(self, kind: TaskKind, tf_import: _BackgroundImport) -> None:
         ctx, spec = self.ctx, self.ctx.spec
         shard_size = kind.open_input()
-        ctx.cluster = ctx.membership.join(shard_size)
-        os.environ["TF_CONFIG"] = build_tf_config(ctx.cluster, ctx.task)
+        ctx.cluster = ctx.membership.join(shard_size, solo=not kind.USES_CLUSTER)
+        if kind.USES_CLUSTER:
+            os.environ["TF_CONFIG"] = build_tf_config(ctx.cluster, ctx.task)
         # main is not held back until the warm-up import ends (a script's own `import
         # tensorflow` waits for it), unless TF must be set up first: threads, or a cluster whose
         # tasks may block in server.join() and must then be known as serve-only.

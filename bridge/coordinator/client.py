@@ -105,7 +105,9 @@ class CoordinatorClient:
     def _error(self, call: str, exc: grpc.RpcError) -> CoordinatorError:
         return CoordinatorError(call, exc.code().name, f"{exc.details()} (at {self.address})")
 
-    def register(self, host: str, port: int, dataset_length: int, deadline: Deadline) -> Cluster:
+    def register(
+        self, host: str, port: int, dataset_length: int, deadline: Deadline, solo: bool = False
+    ) -> Cluster:
         """Register this task and wait until every task of the round has.
 
         Args:
@@ -113,6 +115,7 @@ class CoordinatorClient:
             port: that server's port.
             dataset_length: the exact record count of this task's shard (0 for ps).
             deadline: the rendezvous deadline, e.g. :meth:`rendezvous_deadline`.
+            solo: the task needs no cluster: answer at once (a cluster of just this task).
 
         Returns:
             The round's cluster, identical for every task.
@@ -127,7 +130,7 @@ class CoordinatorClient:
         while True:
             request = coordinator_pb2.RegisterRequest(
                 task=self._task_id, host=host, port=port, dataset_length=dataset_length,
-                round=self.round,
+                round=self.round, solo=solo,
             )
             remaining = deadline.remaining_s()
             call_s = max(_MIN_CALL_S, self.timeout_s if remaining is None

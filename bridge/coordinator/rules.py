@@ -252,6 +252,17 @@ class CoordinatorState:
             self._cond.wait_for(settled, timeout=max(0.0, timeout_s))
             return self._view(round_number)
 
+    def solo_view(self, round_number: int, address: str) -> Rendezvous:
+        """The answer to a solo task's ``Register``: the round, complete with just that task.
+
+        A solo task (a predict task) needs no cluster; it registers so that it belongs to the
+        round and receives its ABORT.
+        """
+        with self._cond:
+            view = self._view(round_number)
+            cluster = Cluster(view.round, (address,), (), (0,))
+            return Rendezvous(view.round, cluster, (), view.outcome, view.waited_s)
+
     def report_done(
         self,
         task: TaskRef,

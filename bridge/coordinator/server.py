@@ -76,6 +76,8 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         address = join_host_port(request.host, request.port)
         number = self._apply(context, self._state.register, request.task, address,
                              request.dataset_length, request.round)
+        if request.solo:
+            return cluster_info(self._state.solo_view(number, address))
         view = self._state.wait_rendezvous(number, _hold_s(context, self._register_slice_s))
         return cluster_info(view)
 

@@ -41,6 +41,30 @@ class RecordChunk(_message.Message):
     last: bool
     def __init__(self, data: _Optional[bytes] = ..., last: bool = ...) -> None: ...
 
+class Column(_message.Message):
+    __slots__ = ("name", "dtype", "data", "value_offsets", "row_offsets", "nulls")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    ROW_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    NULLS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dtype: str
+    data: bytes
+    value_offsets: bytes
+    row_offsets: bytes
+    nulls: bytes
+    def __init__(self, name: _Optional[str] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ..., value_offsets: _Optional[bytes] = ..., row_offsets: _Optional[bytes] = ..., nulls: _Optional[bytes] = ...) -> None: ...
+
+class ColumnBatch(_message.Message):
+    __slots__ = ("num_rows", "columns")
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    num_rows: int
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    def __init__(self, num_rows: _Optional[int] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+
 class EndOfInput(_message.Message):
     __slots__ = ("record_count",)
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -48,14 +72,16 @@ class EndOfInput(_message.Message):
     def __init__(self, record_count: _Optional[int] = ...) -> None: ...
 
 class InputMessage(_message.Message):
-    __slots__ = ("batch", "chunk", "end")
+    __slots__ = ("batch", "chunk", "end", "columns")
     BATCH_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     batch: RecordBatch
     chunk: RecordChunk
     end: EndOfInput
-    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., end: _Optional[_Union[EndOfInput, _Mapping]] = ...) -> None: ...
+    columns: ColumnBatch
+    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., end: _Optional[_Union[EndOfInput, _Mapping]] = ..., columns: _Optional[_Union[ColumnBatch, _Mapping]] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("task", "exception_type", "message", "traceback")
@@ -78,16 +104,18 @@ class TaskSuccess(_message.Message):
     def __init__(self, records_read: _Optional[int] = ..., records_written: _Optional[int] = ...) -> None: ...
 
 class OutputMessage(_message.Message):
-    __slots__ = ("batch", "chunk", "success", "error")
+    __slots__ = ("batch", "chunk", "success", "error", "columns")
     BATCH_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     batch: RecordBatch
     chunk: RecordChunk
     success: TaskSuccess
     error: TaskError
-    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., success: _Optional[_Union[TaskSuccess, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+    columns: ColumnBatch
+    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., success: _Optional[_Union[TaskSuccess, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., columns: _Optional[_Union[ColumnBatch, _Mapping]] = ...) -> None: ...
 
 class PullRequest(_message.Message):
     __slots__ = ("task",)

@@ -15,33 +15,33 @@ _sym_db = _symbol_database.Default()
 from bridge.protos import channel_pb2 as bridge_dot_protos_dot_channel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62ridge/protos/coordinator.proto\x12\x0b\x61kdl.bridge\x1a\x1b\x62ridge/protos/channel.proto\"w\n\x0fRegisterRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\x05\x12\x16\n\x0e\x64\x61taset_length\x18\x04 \x01(\x03\x12\r\n\x05round\x18\x05 \x01(\x03\"A\n\x05\x41\x62ort\x12(\n\x0b\x66\x61iled_task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x08\n\x06\x46inish\"\xc7\x01\n\x0b\x43lusterInfo\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12$\n\x07missing\x18\x02 \x03(\x0b\x32\x13.akdl.bridge.TaskId\x12\x18\n\x10worker_addresses\x18\x03 \x03(\t\x12\x14\n\x0cps_addresses\x18\x04 \x03(\t\x12\x1e\n\x16worker_dataset_lengths\x18\x05 \x03(\x03\x12\r\n\x05round\x18\x06 \x01(\x03\x12!\n\x05\x61\x62ort\x18\x07 \x01(\x0b\x32\x12.akdl.bridge.Abort\"{\n\x0b\x44oneRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x15\n\rerror_summary\x18\x03 \x01(\t\x12\x12\n\nserve_only\x18\x04 \x01(\x08\x12\r\n\x05round\x18\x05 \x01(\x03\"\t\n\x07\x44oneAck\"D\n\x10ServeOnlyRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\r\n\x05round\x18\x02 \x01(\x03\"\x0e\n\x0cServeOnlyAck\"@\n\x0cWatchRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\r\n\x05round\x18\x02 \x01(\x03\"j\n\x05\x45vent\x12\r\n\x05round\x18\x01 \x01(\x03\x12#\n\x05\x61\x62ort\x18\x02 \x01(\x0b\x32\x12.akdl.bridge.AbortH\x00\x12%\n\x06\x66inish\x18\x03 \x01(\x0b\x32\x13.akdl.bridge.FinishH\x00\x42\x06\n\x04kind2\x92\x02\n\x0b\x43oordinator\x12\x42\n\x08Register\x12\x1c.akdl.bridge.RegisterRequest\x1a\x18.akdl.bridge.ClusterInfo\x12<\n\nReportDone\x12\x18.akdl.bridge.DoneRequest\x1a\x14.akdl.bridge.DoneAck\x12I\n\rMarkServeOnly\x12\x1d.akdl.bridge.ServeOnlyRequest\x1a\x19.akdl.bridge.ServeOnlyAck\x12\x36\n\x05Watch\x12\x19.akdl.bridge.WatchRequest\x1a\x12.akdl.bridge.Eventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x62ridge/protos/coordinator.proto\x12\x0b\x61kdl.bridge\x1a\x1b\x62ridge/protos/channel.proto\"\x85\x01\n\x0fRegisterRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\x05\x12\x16\n\x0e\x64\x61taset_length\x18\x04 \x01(\x03\x12\r\n\x05round\x18\x05 \x01(\x03\x12\x0c\n\x04solo\x18\x06 \x01(\x08\"A\n\x05\x41\x62ort\x12(\n\x0b\x66\x61iled_task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x08\n\x06\x46inish\"\xc7\x01\n\x0b\x43lusterInfo\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12$\n\x07missing\x18\x02 \x03(\x0b\x32\x13.akdl.bridge.TaskId\x12\x18\n\x10worker_addresses\x18\x03 \x03(\t\x12\x14\n\x0cps_addresses\x18\x04 \x03(\t\x12\x1e\n\x16worker_dataset_lengths\x18\x05 \x03(\x03\x12\r\n\x05round\x18\x06 \x01(\x03\x12!\n\x05\x61\x62ort\x18\x07 \x01(\x0b\x32\x12.akdl.bridge.Abort\"{\n\x0b\x44oneRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x15\n\rerror_summary\x18\x03 \x01(\t\x12\x12\n\nserve_only\x18\x04 \x01(\x08\x12\r\n\x05round\x18\x05 \x01(\x03\"\t\n\x07\x44oneAck\"D\n\x10ServeOnlyRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\r\n\x05round\x18\x02 \x01(\x03\"\x0e\n\x0cServeOnlyAck\"@\n\x0cWatchRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\r\n\x05round\x18\x02 \x01(\x03\"j\n\x05\x45vent\x12\r\n\x05round\x18\x01 \x01(\x03\x12#\n\x05\x61\x62ort\x18\x02 \x01(\x0b\x32\x12.akdl.bridge.AbortH\x00\x12%\n\x06\x66inish\x18\x03 \x01(\x0b\x32\x13.akdl.bridge.FinishH\x00\x42\x06\n\x04kind2\x92\x02\n\x0b\x43oordinator\x12\x42\n\x08Register\x12\x1c.akdl.bridge.RegisterRequest\x1a\x18.akdl.bridge.ClusterInfo\x12<\n\nReportDone\x12\x18.akdl.bridge.DoneRequest\x1a\x14.akdl.bridge.DoneAck\x12I\n\rMarkServeOnly\x12\x1d.akdl.bridge.ServeOnlyRequest\x1a\x19.akdl.bridge.ServeOnlyAck\x12\x36\n\x05Watch\x12\x19.akdl.bridge.WatchRequest\x1a\x12.akdl.bridge.Eventb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bridge.protos.coordinator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTERREQUEST']._serialized_start=77
-  _globals['_REGISTERREQUEST']._serialized_end=196
-  _globals['_ABORT']._serialized_start=198
-  _globals['_ABORT']._serialized_end=263
-  _globals['_FINISH']._serialized_start=265
-  _globals['_FINISH']._serialized_end=273
-  _globals['_CLUSTERINFO']._serialized_start=276
-  _globals['_CLUSTERINFO']._serialized_end=475
-  _globals['_DONEREQUEST']._serialized_start=477
-  _globals['_DONEREQUEST']._serialized_end=600
-  _globals['_DONEACK']._serialized_start=602
-  _globals['_DONEACK']._serialized_end=611
-  _globals['_SERVEONLYREQUEST']._serialized_start=613
-  _globals['_SERVEONLYREQUEST']._serialized_end=681
-  _globals['_SERVEONLYACK']._serialized_start=683
-  _globals['_SERVEONLYACK']._serialized_end=697
-  _globals['_WATCHREQUEST']._serialized_start=699
-  _globals['_WATCHREQUEST']._serialized_end=763
-  _globals['_EVENT']._serialized_start=765
-  _globals['_EVENT']._serialized_end=871
-  _globals['_COORDINATOR']._serialized_start=874
-  _globals['_COORDINATOR']._serialized_end=1148
+  _globals['_REGISTERREQUEST']._serialized_start=78
+  _globals['_REGISTERREQUEST']._serialized_end=211
+  _globals['_ABORT']._serialized_start=213
+  _globals['_ABORT']._serialized_end=278
+  _globals['_FINISH']._serialized_start=280
+  _globals['_FINISH']._serialized_end=288
+  _globals['_CLUSTERINFO']._serialized_start=291
+  _globals['_CLUSTERINFO']._serialized_end=490
+  _globals['_DONEREQUEST']._serialized_start=492
+  _globals['_DONEREQUEST']._serialized_end=615
+  _globals['_DONEACK']._serialized_start=617
+  _globals['_DONEACK']._serialized_end=626
+  _globals['_SERVEONLYREQUEST']._serialized_start=628
+  _globals['_SERVEONLYREQUEST']._serialized_end=696
+  _globals['_SERVEONLYACK']._serialized_start=698
+  _globals['_SERVEONLYACK']._serialized_end=712
+  _globals['_WATCHREQUEST']._serialized_start=714
+  _globals['_WATCHREQUEST']._serialized_end=778
+  _globals['_EVENT']._serialized_start=780
+  _globals['_EVENT']._serialized_end=886
+  _globals['_COORDINATOR']._serialized_start=889
+  _globals['_COORDINATOR']._serialized_end=1163
 # @@protoc_insertion_point(module_scope)

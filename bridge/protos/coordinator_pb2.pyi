@@ -7,18 +7,20 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("task", "host", "port", "dataset_length", "round")
+    __slots__ = ("task", "host", "port", "dataset_length", "round", "solo")
     TASK_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     DATASET_LENGTH_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
+    SOLO_FIELD_NUMBER: _ClassVar[int]
     task: _channel_pb2.TaskId
     host: str
     port: int
     dataset_length: int
     round: int
-    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., dataset_length: _Optional[int] = ..., round: _Optional[int] = ...) -> None: ...
+    solo: bool
+    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., dataset_length: _Optional[int] = ..., round: _Optional[int] = ..., solo: bool = ...) -> None: ...
 
 class Abort(_message.Message):
     __slots__ = ("failed_task", "reason")

@@ -581,3 +581,18 @@ def test_standalone_entry_serves_until_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_a_solo_task_is_answered_at_once_and_still_gets_the_abort(make_server, make_client):
+    # Predict tasks need no cluster: a stage's other tasks may never start (no rows).
+    server = make_server(3, 0)
+    client = make_client(server, worker(2))
+    started = time.monotonic()
+    cluster = client.register("127.0.0.1", 7002, 0, rendezvous(timeout_s=30), solo=True)
+    assert time.monotonic() - started < 2.0
+    assert cluster.worker_addresses == ("127.0.0.1:7002",) and cluster.round == 1
+    events = queue.Queue()
+    client.watch(events.put)
+    server.cancel("the job was cancelled")
+    event = events.get(timeout=5)
+    assert event.kind is EventKind.ABORT and event.failed_task is None
