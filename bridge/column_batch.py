@@ -37,6 +37,7 @@ __all__ = [
     "decode_batch",
     "encode_batch",
     "from_python",
+    "is_plain_array",
     "to_python",
     "wire_dtype",
 ]
@@ -45,6 +46,8 @@ _BYTES = "bytes"
 _INT_KINDS = {TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INT, TypeKind.BIGINT, TypeKind.DATE,
               TypeKind.TIMESTAMP}
 _FLOAT_KINDS = {TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.DECIMAL}
+_PLAIN_KINDS = frozenset({TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INT, TypeKind.BIGINT,
+                          TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.BOOLEAN})
 # What a NULL row holds in the buffers (any value of the kind would do).
 _PLACEHOLDERS: dict[TypeKind, Any] = {
     **dict.fromkeys(_INT_KINDS, 0), **dict.fromkeys(_FLOAT_KINDS, 0.0),
@@ -187,10 +190,14 @@ def _wire_scalars(kind: TypeKind, values: Sequence[Any]) -> np.ndarray | list[by
 def from_python(ftype: FieldType, values: Sequence[Any]) -> ColumnData:
     """A column of Python values (``None`` for NULL), as `to_python` gives them.
 
+    A numpy array of numbers or booleans (no NULLs) is taken as it is.
+
     Raises:
         ValueRejected: a DATE or TIMESTAMP value is not a date or datetime.
     """
     kind = ftype.value_type.kind
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and not ftype.is_array:
+        return ColumnData(values.astype(wire_dtype(ftype), copy=False))
     nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
     present = values if not nulls.any() else [v for v in values if v is not None]
     if not ftype.is_array:
@@ -207,8 +214,29 @@ def from_python(ftype: FieldType, values: Sequence[Any]) -> ColumnData:
     return ColumnData(_wire_scalars(kind, elements), nulls if nulls.any() else None, offsets)
 
 
-def batch_columns(schema: Schema, message: channel_pb2.ColumnBatch) -> list[list[Any]]:
-    """The Python values of every column of a ``ColumnBatch`` of ``schema``, in its order.
+def is_plain_array(ftype: FieldType, data: ColumnData) -> bool:
+    """Whether a column's wire values already are its values.
+
+    True for a scalar number or BOOLEAN column without NULLs; not for DATE, TIMESTAMP or
+    DECIMAL, whose Python values differ from their wire values.
+    """
+    return (
+        data.nulls is None
+        and data.row_offsets is None
+        and ftype.kind in _PLAIN_KINDS
+    )
+
+
+def batch_columns(
+    schema: Schema, message: channel_pb2.ColumnBatch, arrays: bool = False
+) -> list[Sequence[Any]]:
+    """The values of every column of a ``ColumnBatch`` of ``schema``, in its order.
+
+    Args:
+        schema: the batch's columns.
+        message: the batch.
+        arrays: give the numpy array itself for the columns `is_plain_array` accepts (fast
+            and equal in value); other columns are lists of Python values.
 
     Raises:
         ValueError: the batch's columns are not ``schema``'s.
@@ -217,7 +245,10 @@ def batch_columns(schema: Schema, message: channel_pb2.ColumnBatch) -> list[list
     names = [c.name for c in message.columns]
     if names != schema.names:
         raise ValueError(f"a column batch holds columns {names}, expected {schema.names}")
-    return [to_python(t, c, num_rows) for t, c in zip(schema.types, columns, strict=True)]
+    return [
+        c.values if arrays and is_plain_array(t, c) else to_python(t, c, num_rows)
+        for t, c in zip(schema.types, columns, strict=True)
+    ]
 
 
 def batch_rows(schema: Schema, message: channel_pb2.ColumnBatch) -> list[tuple[Any, ...]]:

@@ -37,6 +37,8 @@ class TaskProcess:
         env: full environment of the child.
         echo: also print each prefixed line to ``echo_to`` (default ``sys.stdout``).
         keep_lines: how many recent lines to keep for error messages.
+        stdin_pipe: give the child a pipe as stdin, for `send_line` (a warm process waits for
+            its task there); otherwise stdin is ``/dev/null``.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class TaskProcess:
         echo: bool = False,
         echo_to: TextIO | None = None,
         keep_lines: int = 40,
+        stdin_pipe: bool = False,
     ):
         self.label = label
         self._echo = echo
@@ -59,7 +62,7 @@ class TaskProcess:
             list(argv),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -87,6 +90,21 @@ class TaskProcess:
         _log.info(text)
         if self._echo:
             print(text, file=self._echo_to or sys.stdout, flush=True)
+
+    def adopt(self, label: str, echo: bool) -> None:
+        """Give a warm process its task's label and echo setting (from now on)."""
+        self.label = label
+        self._echo = echo
+
+    def send_line(self, text: str) -> None:
+        """Write one line to the child's stdin pipe and close it.
+
+        Raises:
+            BrokenPipeError: the child has exited.
+        """
+        assert self._popen.stdin is not None, "the process was started without a stdin pipe"
+        self._popen.stdin.write(text.encode("utf-8") + b"\n")
+        self._popen.stdin.close()
 
     def poll(self) -> int | None:
         """The exit code, or None while running."""

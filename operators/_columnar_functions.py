@@ -25,7 +25,13 @@ import pandas as pd
 from pyflink.table import FunctionContext
 from pyflink.table.udf import ScalarFunction
 
-from bridge.column_batch import ColumnData, decode_batch, encode_batch, to_python
+from bridge.column_batch import (
+    ColumnData,
+    decode_batch,
+    encode_batch,
+    is_plain_array,
+    to_python,
+)
 from bridge.column_types import Schema
 from bridge.errors import AkdlError
 from bridge.task_ref import TaskRef
@@ -61,7 +67,7 @@ def _columns(layout: FeedLayout, args: Sequence[pd.Series]) -> list[ColumnData]:
     return columns
 
 
-def _result_frame(schema: Schema, values: list[list[Any]]) -> pd.DataFrame:
+def _result_frame(schema: Schema, values: list[Any]) -> pd.DataFrame:
     """A result DataFrame of columns of Python values, with NaN flags beside float columns."""
     frame: dict[str, pd.Series] = {}
     for f, column in zip(schema.fields, values, strict=True):
@@ -88,7 +94,7 @@ class _SessionFunction(ScalarFunction):
     def _start(self, context: FunctionContext, task: TaskRef) -> None:
         self._task = task
         coordinator = stage_coordinator(context, self._plan.stage)
-        if coordinator is None and self._plan.parallelism > 1:
+        if coordinator is None and self._plan.needs_coordinator:
             raise AkdlError(
                 f"{self._where}: this stage of {self._plan.parallelism} TF processes has no "
                 "coordinator; run the job through akdl (op.collect(), op.print(), execute())"
@@ -133,11 +139,17 @@ class PredictFunction(_SessionFunction):
     def eval(self, *args: pd.Series) -> pd.DataFrame:
         """The predictions of one batch, in order."""
         rows = len(args[0])
-        outputs: list[list[Any]] = [[] for _ in self._output_schema.fields]
+        parts: list[list[Any]] = [[] for _ in self._output_schema.fields]
         for answer in self._session.exchange_columns(self._batch(args, rows)):
             count, columns = decode_batch(answer)
-            for out, ft, column in zip(outputs, self._output_schema.types, columns, strict=True):
-                out.extend(to_python(ft, column, count))
+            for part, ft, column in zip(parts, self._output_schema.types, columns, strict=True):
+                part.append(column.values if is_plain_array(ft, column)
+                            else to_python(ft, column, count))
+        outputs = [
+            np.concatenate(p) if all(isinstance(x, np.ndarray) for x in p)
+            else [v for x in p for v in x]
+            for p in parts
+        ]
         return _result_frame(self._output_schema, outputs)
 
     def close(self) -> None:

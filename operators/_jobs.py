@@ -24,6 +24,7 @@ from typing import Any
 
 from bridge.coordinator.server import CoordinatorServer
 from bridge.errors import AkdlError
+from operators._warm_pool import WarmPool
 
 __all__ = [
     "JOB_PARAMETER_PREFIX",
@@ -45,11 +46,13 @@ class StageHandle:
         stage_id: unique in the driver, e.g. ``TensorFlowBatchOp-3f2a9c0d1e2b``.
         num_workers: workers, the chief included.
         num_ps: parameter servers.
+        python_executable: the interpreter of its TF processes (for warm processes).
     """
 
     stage_id: str
     num_workers: int
     num_ps: int
+    python_executable: str = ""
 
     @property
     def job_parameter(self) -> str:
@@ -95,10 +98,16 @@ class Job:
 class JobRunner:
     """Starts and stops the coordinators of the jobs one environment runs.
 
+    Args:
+        warm: also start each stage's TF processes when a job starts, for its subtasks to
+            adopt (`operators._warm_pool`); only right when the subtasks run in this process
+            (local loopback mode).
+
     Lifetime: that of its environment; :meth:`close` stops whatever still runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, warm: bool = False) -> None:
+        self.warm = warm
         self._lock = threading.Lock()
         self._running: dict[StageHandle, CoordinatorServer] = {}
 
@@ -118,6 +127,7 @@ class JobRunner:
         """
         stages = sorted(set(stages), key=lambda s: s.stage_id)
         servers: dict[StageHandle, CoordinatorServer] = {}
+        pools: list[WarmPool] = []
         try:
             with self._lock:
                 busy = [s.stage_id for s in stages if s in self._running]
@@ -130,8 +140,13 @@ class JobRunner:
                     servers[stage] = CoordinatorServer(stage.num_workers, stage.num_ps)
                 self._running.update(servers)
                 self._publish(t_env)
+            if self.warm:
+                pools += [WarmPool(s.stage_id, s.python_executable, s.num_workers + s.num_ps)
+                          for s in stages if s.python_executable]
             yield Job(servers)
         finally:
+            for pool in pools:
+                pool.close()
             for server in servers.values():
                 server.close()
             with self._lock:

@@ -107,13 +107,15 @@ def column_from_series(
     return ColumnData(_elements(kind, list(present)), nulls if nulls.any() else None, offsets)
 
 
-def series_from_values(ftype: FieldType, values: list[Any]) -> pd.Series:
+def series_from_values(ftype: FieldType, values: Any) -> pd.Series:
     """A result Series PyFlink converts exactly: numpy dtypes without NULLs, else objects.
 
-    FLOAT and DOUBLE NaNs still become NULL in PyFlink; callers send their flags
-    (`nan_flags`) beside.
+    ``values`` is a list of Python values, or a numpy array of numbers or booleans. FLOAT and
+    DOUBLE NaNs still become NULL in PyFlink; callers send their flags (`nan_flags`) beside.
     """
     kind = ftype.kind
+    if isinstance(values, np.ndarray):
+        return pd.Series(values)
     if any(v is None for v in values):
         return pd.Series(values, dtype=object)
     if kind in FLOAT_KINDS:
@@ -130,6 +132,8 @@ def series_from_column(ftype: FieldType, data: ColumnData, num_rows: int) -> pd.
     return series_from_values(ftype, to_python(ftype, data, num_rows))
 
 
-def nan_flags(values: list[Any]) -> pd.Series:
+def nan_flags(values: Any) -> pd.Series:
     """Which values are NaN floats, as a bool Series (sent beside FLOAT and DOUBLE results)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        return pd.Series(np.isnan(values))
     return pd.Series([isinstance(v, float) and v != v for v in values], dtype=bool)

@@ -78,7 +78,7 @@ class TFStageFunction(KeyedProcessFunction):
             runtime_context.get_index_of_this_subtask(), self._plan.num_workers
         )
         self._coordinator = stage_coordinator(runtime_context, self._plan.stage)
-        if self._coordinator is None and self._plan.parallelism > 1:
+        if self._coordinator is None and self._plan.needs_coordinator:
             raise AkdlError(
                 f"{self._where}: this stage of {self._plan.parallelism} TF processes has no "
                 "coordinator; run the job through akdl (op.collect(), op.print(), "

@@ -79,6 +79,11 @@ class StagePlan:
         return self.spec.num_workers + self.spec.num_ps
 
     @property
+    def needs_coordinator(self) -> bool:
+        """Whether the stage's tasks form a cluster; predict tasks run alone without one."""
+        return self.parallelism > 1 and self.spec.kind != task_spec_pb2.PREDICT
+
+    @property
     def rpc_timeout_s(self) -> float:
         """How long any single wait on a peer may take."""
         return self.spec.rpc_timeout_s
@@ -210,11 +215,12 @@ def plan_stage(
     )
     if predict is not None:
         spec.predict.CopyFrom(predict)
-    stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps)
+    python = resolve_python(op.getPythonEnv())
+    stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps, python)
     return StagePlan(
         stage=stage,
         spec=spec,
         user_files=user_files,
-        python_executable=resolve_python(op.getPythonEnv()),
+        python_executable=python,
         print_process_info=op.getPrintProcessInfo() or print_process_info,
     )

@@ -30,6 +30,7 @@ from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import Schema, parse_schema
 from bridge.task_ref import TaskRef
 from operators._stage_plan import StagePlan
+from operators._warm_pool import adopt
 
 __all__ = ["ExampleRowInput", "TaskSession"]
 
@@ -100,17 +101,34 @@ class TaskSession:
         spec_path = os.path.join(self.work_dir, "task_spec.pb")
         with open(spec_path, "wb") as f:
             f.write(self._spec().SerializeToString())
+        self._process = self._adopt_warm(spec_path) or self._spawn(spec_path)
+
+    def _adopt_warm(self, spec_path: str) -> TaskProcess | None:
+        """A warm process of the stage (loopback mode), handed this task; else ``None``."""
+        process = adopt(self.plan.stage.stage_id)
+        if process is None:
+            return None
+        process.adopt(self.label, self.plan.print_process_info)
+        try:
+            process.send_line(spec_path)
+        except (BrokenPipeError, OSError):
+            process.stop(0)
+            return None
+        _log.info("%s: adopted warm TF process pid %s for %s", self._who, process.pid,
+                  self.work_dir)
+        return process
+
+    def _spawn(self, spec_path: str) -> TaskProcess:
         argv = [self.plan.python_executable, "-u", "-m", "akdl.runner", "--spec", spec_path]
-        self._process = TaskProcess(
+        process = TaskProcess(
             argv,
             self.label,
             cwd=self.work_dir,
             env=self._child_env(),
             echo=self.plan.print_process_info,
         )
-        _log.info(
-            "%s: started TF process pid %s in %s", self._who, self._process.pid, self.work_dir
-        )
+        _log.info("%s: started TF process pid %s in %s", self._who, process.pid, self.work_dir)
+        return process
 
     def _spec(self) -> task_spec_pb2.TaskSpec:
         spec = task_spec_pb2.TaskSpec()

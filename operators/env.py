@@ -102,7 +102,7 @@ class AkdlEnvironment:
     pending_sinks: dict[bool, list[tuple[Table, TableDescriptor, frozenset]]] = field(
         default_factory=lambda: {False: [], True: []}
     )
-    jobs: JobRunner = field(default_factory=JobRunner)
+    jobs: JobRunner = field(default_factory=lambda: JobRunner(warm=True))
 
     def pair(self, stream: bool) -> _EnvPair:
         """The batch or stream pair, created (locally) on first use."""
@@ -165,6 +165,7 @@ def use_local_env(parallelism: int, config: Mapping[str, Any] | None = None) -> 
             settings.flink_config[str(key)] = _config_string(value)
     if settings.worker_mode == "process":
         settings.flink_config.setdefault("python.executable", sys.executable)
+        settings.jobs.warm = False  # the subtasks run in other processes
     settings.batch = _create_local(settings, stream=False)
     _current = settings
 
@@ -197,6 +198,7 @@ def use_table_env(
         )
     env = StreamExecutionEnvironment(t_env._j_tenv.execEnv())
     pair = _EnvPair(env, t_env)
+    _current.jobs.warm = False  # where its subtasks run is not known
     if stream:
         _current.stream = pair
     else:

@@ -132,9 +132,10 @@ class InputConverter:
             PredictError: a value is NULL or of the wrong type, rows disagree in length or
                 shape, or the result does not fit the input's shape.
         """
-        for row, value in enumerate(values):
-            if value is None:
-                self._fail_row(row, "the value is NULL; prediction inputs cannot be NULL")
+        if not (isinstance(values, np.ndarray) and values.dtype.kind in "biuf"):
+            for row, value in enumerate(values):  # a numeric array holds no NULL
+                if value is None:
+                    self._fail_row(row, "the value is NULL; prediction inputs cannot be NULL")
         return self._fit(self._array(values))
 
     def _array(self, values: Sequence[Any]) -> np.ndarray:
@@ -228,7 +229,9 @@ class NumberInput(InputConverter):
 
     def _array(self, values: Sequence[Any]) -> np.ndarray:
         if not self._is_array:
-            return self._cast(self._numbers(list(values), lambda i: i))
+            if not isinstance(values, np.ndarray):
+                values = list(values)
+            return self._cast(self._numbers(values, lambda i: i))
         rows = self._rows_as_lists(values)
         width = len(rows[0]) if rows else 0
         flat = [v for r in rows for v in r]
@@ -239,6 +242,9 @@ class NumberInput(InputConverter):
         """Flat values -> natural numpy array; a failure names the row holding the culprit."""
         convert = _element_scalar(self._element.kind)
         natural = _natural_dtype(self._element.kind)
+        if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and convert is None:
+            if natural.kind != "b" or values.dtype.kind == "b":
+                return values.astype(natural, copy=False)
         if natural.kind == "b":
             for i, v in enumerate(values):
                 if not isinstance(v, bool | np.bool_) and v not in (0, 1):

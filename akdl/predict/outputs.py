@@ -34,6 +34,10 @@ from bridge.values import (
 __all__ = ["AlinkStringOutput", "JsonStringOutput", "OutputConverter", "output_converter"]
 
 
+_PLAIN_OUTPUTS = frozenset({TypeKind.TINYINT, TypeKind.SMALLINT, TypeKind.INT, TypeKind.BIGINT,
+                            TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.BOOLEAN})
+
+
 def _pretty_floats(array: np.ndarray) -> np.ndarray:
     """Float16/32 values as the float64 with the shortest text that gives them back."""
     if array.dtype.kind == "f" and array.dtype.itemsize < 8:
@@ -128,6 +132,41 @@ class OutputConverter:
             self._fail(came, f"expected one entry per input row ({batch}) along the first axis")
         self._check_rank(array.shape, came)
         return self._values(array, batch, came)
+
+    def to_column(self, array: np.ndarray, batch: int) -> np.ndarray | list[Any]:
+        """The column's values for the batch, as a column.
+
+        Scalar numbers and booleans come as a numpy array, equal in value to `to_values` but
+        without a Python object per row; other columns as a list.
+
+        Raises:
+            PredictError: as for `to_values`.
+        """
+        array = np.asarray(array)
+        kind = self._element.kind
+        if self._is_array or kind not in _PLAIN_OUTPUTS or array.dtype.kind not in "biuf":
+            return self.to_values(array, batch)
+        came = f"{_array_dtype(array)}{shape_text(array.shape)}"
+        if array.ndim == 0 or array.shape[0] != batch:
+            self._fail(came, f"expected one entry per input row ({batch}) along the first axis")
+        self._check_rank(array.shape, came)
+        flat = array.reshape(-1)
+        if kind in (TypeKind.FLOAT, TypeKind.DOUBLE):
+            return flat.astype(np.float64)
+        if kind is TypeKind.BOOLEAN:
+            if flat.dtype.kind != "b" and flat.size and not np.isin(flat, (0, 1)).all():
+                bad = flat[~np.isin(flat, (0, 1))][0]
+                self._fail(came, f"the value {bad.item()!r} is not 0 or 1")
+            return flat.astype(bool)
+        if flat.dtype.kind == "f":
+            whole = np.isfinite(flat) & (np.floor(flat) == flat)
+            if not whole.all():
+                self._fail(came, f"the value {flat[~whole][0].item()!r} is not a whole number")
+        low, high = INT_RANGES[kind]
+        if flat.size and (flat.min() < low or flat.max() > high):
+            bad = flat.min() if flat.min() < low else flat.max()
+            self._fail(came, f"the value {int(bad)} is out of range for {kind.value}")
+        return flat.astype(np.int64)
 
     def _values(self, array: np.ndarray, batch: int, came: str) -> list[Any]:
         values = self._elements(array.reshape(-1), came)

@@ -53,13 +53,10 @@ def run_predictions(
     predicted = 0
     for batch in batches:
         if isinstance(batch, ColumnBatch):
-            columns = batch_columns(input_schema, batch)
-            outputs = [[] for _ in output_schema.fields]
-            for start in range(0, batch.num_rows, batch_size):
-                piece = [c[start : start + batch_size] for c in columns]
-                for out, values in zip(outputs, predictor.predict_columns(piece), strict=True):
-                    out.extend(values)
-            answers = [from_python(t, v) for t, v in zip(output_schema.types, outputs, strict=True)]
+            columns = batch_columns(input_schema, batch, arrays=True)
+            predicted_columns = predictor.predict_columns(columns, batch_size)
+            answers = [from_python(t, v)
+                       for t, v in zip(output_schema.types, predicted_columns, strict=True)]
             output.write_columns(encode_batch(output_schema, answers, batch.num_rows))
             predicted += batch.num_rows
             continue

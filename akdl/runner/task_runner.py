@@ -152,9 +152,12 @@ class _Task:
         kind.finish()
 
 
-def run_task(spec: task_spec_pb2.TaskSpec) -> int:
-    """Run one task described by ``spec``; returns the process exit code."""
-    tf_import = _BackgroundImport()
+def run_task(spec: task_spec_pb2.TaskSpec, tf_import: _BackgroundImport | None = None) -> int:
+    """Run one task described by ``spec``; returns the process exit code.
+
+    ``tf_import`` is the warm-up import of TensorFlow, when it already started.
+    """
+    tf_import = tf_import or _BackgroundImport()
     client = ChannelClient(spec.channel_address, spec.token, spec.task, spec.rpc_timeout_s)
     task = _Task(spec, client)
     try:
@@ -164,13 +167,37 @@ def run_task(spec: task_spec_pb2.TaskSpec) -> int:
         client.close()
 
 
+def _enter_work_dir(work_dir: str) -> None:
+    """What a spawned process gets from its command line: the work dir as cwd and on the path."""
+    os.chdir(work_dir)
+    sys.path.insert(0, work_dir)
+    paths = [work_dir, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: ``--spec PATH`` names the serialized TaskSpec."""
+    """Command-line entry: ``--spec PATH`` names the serialized TaskSpec.
+
+    ``--warm`` starts a warm process instead: it imports TensorFlow at once and then reads the
+    spec's path from its stdin (end of stdin without a line: it exits), so that a task adopting
+    it does not wait for the import (`operators._warm_pool`).
+    """
     parser = argparse.ArgumentParser(prog="python -m akdl.runner")
-    parser.add_argument("--spec", required=True, help="path of the serialized TaskSpec")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--spec", help="path of the serialized TaskSpec")
+    source.add_argument("--warm", action="store_true", help="read the spec path from stdin")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start_parent_watchdog()
-    with open(args.spec, "rb") as f:
+    tf_import = None
+    spec_path = args.spec
+    if args.warm:
+        tf_import = _BackgroundImport()
+        spec_path = sys.stdin.readline().strip()
+        if not spec_path:
+            _exit_now(0)  # the pool let it go unused
+    with open(spec_path, "rb") as f:
         spec = task_spec_pb2.TaskSpec.FromString(f.read())
-    _exit_now(run_task(spec))
+    if args.warm:
+        _enter_work_dir(spec.work_dir)
+    _exit_now(run_task(spec, tf_import))
