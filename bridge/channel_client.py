@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import grpc
 
 from bridge.auth import token_metadata
+from bridge.column_batch import encode_batch, from_python
+from bridge.column_types import Schema
 from bridge.deadline import Deadline
 from bridge.errors import ChannelClosedError
 from bridge.framing import (
@@ -106,11 +108,13 @@ class ChannelClient:
 
 
 class OutputStream:
-    """Pushes output records in batches; a background sender owns the gRPC call.
+    """Pushes output in batches; a background sender owns the gRPC call.
 
-    Records written are sent when a batch fills up or ``linger_s`` after the first pending one,
-    so a streaming script's outputs reach Flink promptly even when it writes rarely. Memory is
-    bounded: ``write`` blocks while the send queue is full.
+    Output is serialized records (`write`) or rows of values that travel as columns
+    (`write_values`, what the script's ``output_writer`` uses). Both are sent when a batch fills
+    up or ``linger_s`` after the first pending row, so a streaming script's outputs reach Flink
+    promptly even when it writes rarely. Memory is bounded: writes block while the send queue
+    is full.
     """
 
     def __init__(self, stub, metadata, limits: BatchLimits, linger_s: float, timeout_s: float):
@@ -118,6 +122,9 @@ class OutputStream:
         self._linger_s = linger_s
         self._timeout_s = timeout_s
         self._batcher = RecordBatcher(limits)
+        self._rows: list[list] = []
+        self._rows_bytes = 0
+        self._rows_schema: Schema | None = None
         self._first_pending_at: float | None = None
         self._lock = threading.Lock()
         self._queue: queue.Queue[channel_pb2.OutputMessage | None] = queue.Queue(8)
@@ -167,12 +174,41 @@ class OutputStream:
             if self._batcher.add(record):
                 self._flush_locked()
 
+    def write_values(self, values: list, size: int, schema: Schema) -> None:
+        """Queue one row of ``schema``'s values (already checked) to go to Flink as columns.
+
+        Args:
+            values: the row's values, as `bridge.column_batch.to_python` gives them.
+            size: about how many bytes the row takes, for cutting batches.
+            schema: the output schema (the same for every row of a stream).
+        """
+        with self._lock:
+            if self._finished:
+                raise ChannelClosedError("output was already closed")
+            if self._first_pending_at is None:
+                self._first_pending_at = time.monotonic()
+            self.records_written += 1
+            self._rows_schema = schema
+            self._rows.append(values)
+            self._rows_bytes += size
+            if (len(self._rows) >= self._limits.max_records
+                    or self._rows_bytes >= self._limits.max_batch_bytes):
+                self._flush_locked()
+
     def flush(self) -> None:
         """Send every pending record now."""
         with self._lock:
             self._flush_locked()
 
+    def _flush_rows_locked(self) -> None:
+        rows, self._rows, self._rows_bytes = self._rows, [], 0
+        schema = self._rows_schema
+        columns = [from_python(t, list(c)) for t, c in zip(schema.types, zip(*rows), strict=True)]
+        self._put(channel_pb2.OutputMessage(columns=encode_batch(schema, columns, len(rows))))
+
     def _flush_locked(self) -> None:
+        if self._rows:
+            self._flush_rows_locked()
         records = self._batcher.take()
         self._first_pending_at = None
         for part in message_parts(records, self._limits):

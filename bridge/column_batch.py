@@ -28,7 +28,13 @@ import numpy as np
 
 from bridge.column_types import FieldType, Schema, TypeKind
 from bridge.protos import channel_pb2
-from bridge.values import date_to_days, datetime_to_millis, days_to_date, millis_to_datetime
+from bridge.values import (
+    date_to_days,
+    datetime_to_millis,
+    days_to_date,
+    decimal_from_float,
+    millis_to_datetime,
+)
 
 __all__ = [
     "ColumnData",
@@ -141,8 +147,12 @@ def decode_batch(message: channel_pb2.ColumnBatch) -> tuple[int, list[ColumnData
 # --- Python values (the row path's form) <-> columns ------------------------------------------
 
 
-def _python_scalars(kind: TypeKind, values: np.ndarray | Sequence[bytes]) -> list[Any]:
-    """Wire values of one kind as the Python values the row path carries."""
+def _python_scalars(ftype: FieldType, values: np.ndarray | Sequence[bytes]) -> list[Any]:
+    """Wire values of one type as the Python values the row path carries."""
+    kind = ftype.kind
+    if kind is TypeKind.DECIMAL:  # quantized as the Example decoder does
+        convert = decimal_from_float(ftype)
+        return [convert(v) for v in values.tolist()]
     if kind is TypeKind.STRING:
         return [v.decode("utf-8") for v in values]
     if kind is TypeKind.BYTES:
@@ -160,8 +170,7 @@ def to_python(ftype: FieldType, data: ColumnData, num_rows: int) -> list[Any]:
     DATE becomes ``datetime.date``, TIMESTAMP a naive UTC ``datetime``, STRING ``str``; an
     ARRAY row becomes a list.
     """
-    kind = ftype.value_type.kind
-    flat = _python_scalars(kind, data.values)
+    flat = _python_scalars(ftype.value_type, data.values)
     if data.row_offsets is None:
         values = flat
     else:

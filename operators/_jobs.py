@@ -148,6 +148,10 @@ class JobRunner:
             for pool in pools:
                 pool.close()
             for server in servers.values():
+                # A task still running (its job failed, and Flink skipped its close()) hears
+                # ABORT and exits; a finished round stays as it ended.
+                server.cancel("the job ended")
+            for server in servers.values():
                 server.close()
             with self._lock:
                 for stage in servers:

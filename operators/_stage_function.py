@@ -65,7 +65,7 @@ class TFStageFunction(KeyedProcessFunction):
         self._key = None
         self._task: TaskRef | None = None
         self._coordinator: tuple[str, str] | None = None
-        self._input_flushed_at = 0.0
+        self._next_input_flush = 0.0
 
     @property
     def _where(self) -> str:
@@ -90,7 +90,7 @@ class TFStageFunction(KeyedProcessFunction):
         session = self._session or self._start(ctx)
         if not value[0]:
             session.feed(self._handler.wire_values(value[1:]))
-            if self._flush is not None and self._flush_due():
+            if self._flush is not None and time.monotonic() >= self._next_input_flush:
                 self._flush_input(session)
         # A plain list (or None), not a generator: this runs once per row.
         if session.has_output:
@@ -113,12 +113,9 @@ class TFStageFunction(KeyedProcessFunction):
             self._schedule_flush(ctx)
         return session
 
-    def _flush_due(self) -> bool:
-        return time.monotonic() - self._input_flushed_at >= self._flush.interval_s
-
     def _flush_input(self, session: TaskSession) -> None:
         session.flush_input()
-        self._input_flushed_at = time.monotonic()
+        self._next_input_flush = time.monotonic() + self._flush.interval_s
 
     def _schedule_flush(self, ctx) -> None:
         service = ctx.timer_service()

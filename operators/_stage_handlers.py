@@ -13,15 +13,33 @@ A handler instance belongs to one subtask (each subtask unpickles its own copy o
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pyflink.common import Row
+from pyflink.common import Row, RowKind
 
 from bridge.errors import AkdlError
 from bridge.predict_columns import ColumnPlan
 
-__all__ = ["PredictHandler", "ScriptHandler", "StageHandler"]
+__all__ = ["PredictHandler", "ScriptHandler", "StageHandler", "make_rows"]
+
+_INSERT = RowKind.INSERT
+
+
+def make_rows(rows: Iterable[Sequence[Any]]) -> list[Row]:
+    """Flink rows of the given values, made without ``Row.__init__``'s per-row checks.
+
+    One output row per value sequence: the same object ``Row(*values)`` makes (an INSERT row
+    with positional fields), about three times faster, which matters on a path that emits every
+    row of a stream.
+    """
+    new = Row.__new__
+    made = []
+    for values in rows:
+        row = new(Row)
+        row.__dict__.update(_values=list(values), _from_dict=False, _row_kind=_INSERT)
+        made.append(row)
+    return made
 
 
 class StageHandler:
@@ -38,7 +56,7 @@ class StageHandler:
             outputs: the decoded output rows, in arrival order.
             where: the operator and task, for messages.
         """
-        return [Row(*values) for values in outputs]
+        return make_rows(outputs)
 
     def check_complete(self, where: str) -> None:
         """Called once the task succeeded; raises if the output is incomplete."""
@@ -73,7 +91,7 @@ class PredictHandler(StageHandler):
                 f"{len(self._waiting)} waiting rows"
             )
         take = self._waiting.popleft
-        return [Row(*self._columns.result_row(take(), values)) for values in outputs]
+        return make_rows(self._columns.result_row(take(), values) for values in outputs)
 
     def check_complete(self, where: str) -> None:
         """Every input row got its prediction."""

@@ -5,8 +5,9 @@ The subtask calls, in order: :meth:`TaskSession.start`, :meth:`TaskSession.feed`
 input, and :meth:`TaskSession.close` on every exit path. Nothing here imports Flink or
 TensorFlow, so the whole lifecycle is testable with a real child process and no Flink.
 
-How rows become channel messages is the session's `ExampleRowInput`: the wire format is one
-object, so another format is another implementation of its three methods.
+How rows become channel messages is the session's `ColumnRowInput`: the wire format is one
+object, so another format is another implementation of its three methods. (The columnar path's
+vectorized functions hand whole batches to `TaskSession.feed_columns` instead.)
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from typing import Any
 from bridge.auth import new_token
 from bridge.channel import ChannelServer
 from bridge.codec import ExampleDecoder, ExampleEncoder
+from bridge.column_batch import batch_rows, encode_batch, from_python
 from bridge.deadline import Deadline
-from bridge.errors import ChannelClosedError, TaskProcessExitedError
-from bridge.framing import RecordBatcher
+from bridge.errors import ChannelClosedError, SchemaMismatchError, TaskProcessExitedError
+from bridge.framing import DEFAULT_LIMITS, BatchLimits
 from bridge.process import TaskProcess
 from bridge.protos import channel_pb2, task_spec_pb2
-from bridge.schema import Schema, parse_schema
+from bridge.schema import Schema, TypeKind, parse_schema
 from bridge.task_ref import TaskRef
 from operators._stage_plan import StagePlan
 from operators._warm_pool import adopt
 
-__all__ = ["ExampleRowInput", "TaskSession"]
+__all__ = ["ColumnRowInput", "TaskSession"]
 
 _log = logging.getLogger("akdl.session")
 # After the process exits, how long its last message may still be in flight.
@@ -40,23 +42,66 @@ _EXIT_SETTLE_S = 3.0
 _WAIT_STEP_S = 0.1
 
 
-class ExampleRowInput:
-    """Rows -> serialized ``tf.train.Example`` records, batched for the channel."""
+class ColumnRowInput:
+    """Rows -> ``ColumnBatch`` messages: values are kept per row and sent as columns.
 
-    def __init__(self, schema: Schema):
-        self._encoder = ExampleEncoder(schema)
-        self._batcher = RecordBatcher()
+    The row path's wire format: the TF process turns the columns into Example records (or
+    feeds them to the model), so the subtask does no per-value encoding.
+    """
+
+    def __init__(self, schema: Schema, limits: BatchLimits = DEFAULT_LIMITS):
+        self._schema = schema
+        self._limits = limits
+        self._rows: list[Sequence[Any]] = []
+        self._bytes = 0
+        # Fixed-width values count 8 bytes; strings, bytes and arrays their length.
+        self._fixed_bytes = 8 * len(schema)
+        self._variable = [i for i, t in enumerate(schema.types)
+                          if t.is_array or t.kind in (TypeKind.STRING, TypeKind.BYTES)]
 
     def add(self, values: Sequence[Any]) -> bool:
-        """Encode one row; returns True when a batch is full and should be sent."""
-        return self._batcher.add(self._encoder.encode(values))
+        """Queue one row; returns True when a batch is full (rows or bytes) and should be sent."""
+        self._rows.append(values)
+        size = self._fixed_bytes
+        for i in self._variable:
+            value = values[i]
+            if value is not None:
+                size += len(value) * (8 if self._schema.types[i].is_array else 1)
+        self._bytes += size
+        return (len(self._rows) >= self._limits.max_records
+                or self._bytes >= self._limits.max_batch_bytes)
 
     def __len__(self) -> int:
-        return len(self._batcher)
+        return len(self._rows)
 
-    def take(self) -> list[bytes]:
-        """The pending records, removed."""
-        return self._batcher.take()
+    def take(self) -> channel_pb2.ColumnBatch:
+        """The pending rows as one batch of columns, removed.
+
+        Raises:
+            SchemaMismatchError: a value does not fit its column; names the column.
+        """
+        rows, self._rows, self._bytes = self._rows, [], 0
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(self._schema)
+        data = []
+        for field, values in zip(self._schema.fields, columns, strict=True):
+            try:
+                data.append(from_python(field.type, list(values)))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise self._mismatch(field, values) from exc
+        return encode_batch(self._schema, data, len(rows))
+
+    def _mismatch(self, field: Any, values: Sequence[Any]) -> SchemaMismatchError:
+        """The error for a column whose values do not fit.
+
+        It names the first culprit, found by the Example encoder's checks.
+        """
+        encoder = ExampleEncoder(Schema((field,)))
+        for value in values:
+            try:
+                encoder.encode((value,))
+            except SchemaMismatchError as exc:
+                return exc
+        return SchemaMismatchError(field.name, field.type.sql(), "a value that does not fit")
 
 
 class TaskSession:
@@ -75,8 +120,9 @@ class TaskSession:
         self.task = task
         self.label = task.label
         self._coordinator = coordinator
-        self._input = ExampleRowInput(parse_schema(plan.spec.input_schema))
-        self._decoder = ExampleDecoder(parse_schema(plan.spec.output_schema))
+        self._input = ColumnRowInput(parse_schema(plan.spec.input_schema))
+        self._output_schema = parse_schema(plan.spec.output_schema)
+        self._decoder = ExampleDecoder(self._output_schema)
         # Output items not yet taken: lists of records, or ColumnBatches (columnar path).
         self._pending: list[list[bytes] | channel_pb2.ColumnBatch] = []
         self._server: ChannelServer | None = None
@@ -182,7 +228,7 @@ class TaskSession:
         deadline = Deadline(
             self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"
         )
-        self._server.feed.put_records(self._input.take(), deadline, self._while_blocked)
+        self._server.feed.put_columns(self._input.take(), deadline, self._while_blocked)
 
     def _while_blocked(self) -> None:
         self._pending.extend(self._server.collector.drain_items())
@@ -218,11 +264,12 @@ class TaskSession:
             return []
         items, self._pending = self._pending, []
         decode = self._decoder.decode
-        rows: list[list[Any]] = []
+        rows: list[Any] = []
         for item in items:
             if isinstance(item, channel_pb2.ColumnBatch):
-                raise ChannelClosedError(f"{self._who} sent columns where records were expected")
-            rows.extend(decode(record) for record in item)
+                rows.extend(batch_rows(self._output_schema, item))
+            else:
+                rows.extend(decode(record) for record in item)
         return rows
 
     def feed_columns(self, batch: channel_pb2.ColumnBatch) -> None:

@@ -4,11 +4,13 @@ Both run over the same generated rows (10 random doubles + a label), at the same
 in the same process, one after the other; the figure that matters is their ratio.
 
     .venv/bin/python scripts/bench_feed.py [--rows 1000000] [--workers 1 2] [--repeat 1]
+        [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -64,7 +66,9 @@ def main() -> None:
                         help="PyFlink Python worker mode for both sides")
     parser.add_argument("--flink-option", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Flink option for both sides (repeatable)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
+    results: dict = {"rows": args.rows, "mode": args.worker_mode, "workers": {}}
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "count_only.py")
         with open(script, "w") as f:
@@ -76,9 +80,12 @@ def main() -> None:
             time_bare_map(20_000, workers)
             time_tf_op(20_000, workers, script)
             ratios = []
+            runs = results["workers"][str(workers)] = []
             for attempt in range(args.repeat):
                 t_map = time_bare_map(args.rows, workers)
                 t_op = time_tf_op(args.rows, workers, script)
+                runs.append({"op_rows_per_s": args.rows / t_op,
+                             "map_rows_per_s": args.rows / t_map, "ratio": t_map / t_op})
                 print(f"workers={workers} rows={args.rows} run={attempt + 1}: "
                       f"TensorFlowBatchOp {args.rows / t_op:,.0f} rows/s ({t_op:.1f} s), "
                       f"bare map {args.rows / t_map:,.0f} rows/s ({t_map:.1f} s), "
@@ -87,6 +94,9 @@ def main() -> None:
             print(f"workers={workers} mode={args.worker_mode}: median ratio "
                   f"{statistics.median(ratios):.2f} over {len(ratios)} runs "
                   f"(TensorFlowBatchOp rows/s / bare map rows/s)", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -27,12 +27,16 @@ batches of --batch-size, at parallelism 1:
   ``generated`` (C') creates only chunk seeds and makes the rows inside the pipeline, as
   Flink's datagen source does, so that C' shows RunInference without that shipping cost.
 
+- D, bare map: the same source through a bare PyFlink Python ``map`` (one row at a time, a
+  trivial function of the features) into a blackhole sink: what any Python stage over these rows
+  pays, without TensorFlow.
+
 TensorFlow is never imported in this process: the model build (before the Flink runs), B and
 C (after them) each run in a child process (this script with ``--child``) that reports one
 JSON line.
 
     .venv/bin/python scripts/bench_predict.py [--rows 200000] [--batch-size 256] [--repeat 1]
-        [--beam-model savedmodel keras] [--beam-source create generated]
+        [--beam-model savedmodel keras] [--beam-source create generated] [--json PATH]
 """
 
 from __future__ import annotations
@@ -245,6 +249,26 @@ def time_flink(workdir: str, rows: int, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
+def time_bare_map(rows: int) -> float:
+    """D: the same generated rows through a bare Python map into a blackhole sink."""
+    from pyflink.common import Row, Types
+    from pyflink.table import TableDescriptor
+
+    from operators import RandomTableSourceBatchOp
+
+    table = RandomTableSourceBatchOp(num_rows=rows, num_cols=len(FEATURES), id_col="id",
+                                     output_cols=FEATURES).getTable()
+    t_env = table._t_env
+    mapped = t_env.to_data_stream(table).map(
+        lambda r: Row(r[0], r[1] + r[2]),
+        output_type=Types.ROW_NAMED(["id", "s"], [Types.LONG(), Types.DOUBLE()]),
+    ).set_parallelism(1)
+    start = time.perf_counter()
+    t_env.from_data_stream(mapped).execute_insert(
+        TableDescriptor.for_connector("blackhole").build()).wait()
+    return time.perf_counter() - start
+
+
 def count_flink(workdir: str, rows: int, batch_size: int) -> tuple[int, float]:
     from pyflink.table.expressions import lit
 
@@ -276,6 +300,7 @@ def main() -> None:
     parser.add_argument("--beam-source", nargs="+", choices=["create", "generated"],
                         default=["create", "generated"],
                         help="where Beam's rows come from (see the module docstring)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -303,10 +328,13 @@ def main() -> None:
 
         use_local_env(1)
         flink_warmup_and_sample(workdir, batch)
-        flink_seconds = []
+        time_bare_map(2_000)  # warm-up of the map's path
+        flink_seconds, map_seconds = [], []
         for attempt in range(args.repeat):
             flink_seconds.append(time_flink(workdir, rows, batch))
-            print(f"  A run {attempt + 1}: {flink_seconds[-1]:.1f} s", flush=True)
+            map_seconds.append(time_bare_map(rows))
+            print(f"  A run {attempt + 1}: {flink_seconds[-1]:.1f} s; "
+                  f"D run {attempt + 1}: {map_seconds[-1]:.1f} s", flush=True)
         counted, count_seconds = count_flink(workdir, rows, batch)
         if counted != rows:
             raise SystemExit(f"Flink COUNT(*) gave {counted} rows, expected {rows}")
@@ -330,6 +358,7 @@ def main() -> None:
 
     rate_a = rows / statistics.median(flink_seconds)
     rate_b = rows / statistics.median(direct["seconds"])
+    rate_d = rows / statistics.median(map_seconds)
     labels = {v: "C" if v.endswith("create") else "C'" for v in beams}
     print()
     print(rate_line("A  Flink TFSavedModelPredictBatchOp", rows, flink_seconds))
@@ -337,8 +366,10 @@ def main() -> None:
     for variant, result in beams.items():
         label = f"{labels[variant]:<2} Beam RunInference [{variant}]"
         print(rate_line(label, rows, result["seconds"]))
+    print(rate_line("D  bare PyFlink Python map, same source", rows, map_seconds))
     print()
     print(f"A/B  = {rate_a / rate_b:.3f}  (Flink operator rate as a fraction of TF direct)")
+    print(f"A/D  = {rate_a / rate_d:.3f}  (Flink operator / bare PyFlink map)")
     for variant, result in beams.items():
         rate_c, c = rows / statistics.median(result["seconds"]), labels[variant]
         print(f"{'A/' + c:<4} = {rate_a / rate_c:.3f}  (Flink operator / Beam [{variant}])")
@@ -349,6 +380,12 @@ def main() -> None:
     if "keras" in args.beam_model:
         notes.append(f"Beam [keras] ran the single-input {KERAS_FILE} copy (same weights)")
     beam_version = next(iter(beams.values()))["beam"] if beams else "-"
+    if args.json:
+        figures = {"rows": rows, "batch_size": batch, "A_flink": rate_a, "B_tf_direct": rate_b,
+                   "D_bare_map": rate_d,
+                   "beam": {v: rows / statistics.median(r["seconds"]) for v, r in beams.items()}}
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
     print()
     print(f"From one invocation on this machine (Beam {beam_version}, {os.cpu_count()} CPUs, "
           "shared with other work): the ratios are indicative only. A and C/C' include "

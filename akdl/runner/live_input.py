@@ -15,7 +15,11 @@ import threading
 from typing import Any
 
 from bridge.channel_client import ChannelClient
+from bridge.codec import ExampleEncoder
+from bridge.column_batch import batch_rows
+from bridge.column_types import Schema
 from bridge.errors import AkdlError
+from bridge.protos.channel_pb2 import ColumnBatch
 
 __all__ = ["DatasetReusedError", "LiveInput"]
 
@@ -35,8 +39,10 @@ class LiveInput:
     Lifetime: one per stream task; :meth:`drain` runs after ``main`` returns.
     """
 
-    def __init__(self, client: ChannelClient):
-        self._batches = client.record_batches()
+    def __init__(self, client: ChannelClient, schema: Schema):
+        self._batches = client.input_batches()
+        self._schema = schema
+        self._encoder = ExampleEncoder(schema)
         self._lock = threading.Lock()
         self._claimed = False
         self._ended = False
@@ -50,8 +56,10 @@ class LiveInput:
             batch = next(self._batches, None)
             if batch is None:
                 self._ended = True
-            else:
-                self.records_read += len(batch)
+                return None
+            if isinstance(batch, ColumnBatch):  # rows as columns: the script reads Examples
+                batch = self._encoder.encode_many(batch_rows(self._schema, batch))
+            self.records_read += len(batch)
             return batch
 
     def _claim(self) -> None:

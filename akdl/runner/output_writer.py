@@ -1,7 +1,9 @@
 """The ``output_writer`` of a task config (runs in the TF process).
 
 Every record is checked against the declared output schema when it is written, so a mismatch
-fails inside the user's code, at the offending ``write`` call, naming the column.
+fails inside the user's code, at the offending ``write`` call, naming the column. Rows travel to
+Flink as columns: the check decodes each record into its values, exactly as the Flink side
+would, so FLOAT and DOUBLE values keep the float32 rounding of an Example.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ class OutputWriter:
         """Write one ``tf.train.Example`` (or its serialized bytes) as one Flink row."""
         self._check_open()
         data = example if isinstance(example, bytes | bytearray) else example.SerializeToString()
-        self._decoder.decode(bytes(data))  # raises SchemaMismatchError naming the column
-        self._stream.write(bytes(data))
+        self._send(bytes(data))
 
     def write_row(self, row: Mapping[str, Any]) -> None:
         """Write one row given as ``{column: value}``; absent columns become NULL."""
         self._check_open()
-        self._stream.write(self._encoder.encode_dict(row))
+        self._send(self._encoder.encode_dict(row))
+
+    def _send(self, record: bytes) -> None:
+        values = self._decoder.decode(record)  # raises SchemaMismatchError naming the column
+        self._stream.write_values(values, len(record), self.schema)
 
     def _check_open(self) -> None:
         if self._closed:

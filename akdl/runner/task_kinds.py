@@ -245,7 +245,7 @@ class StreamKind(_ScriptKind):
 
     def __init__(self, ctx: TaskContext):
         super().__init__(ctx)
-        self.live_input = LiveInput(ctx.client)
+        self.live_input = LiveInput(ctx.client, parse_schema(ctx.spec.input_schema))
 
     def build_config(self) -> StreamTaskConfig:
         """A `StreamTaskConfig` whose ``dataset_fn`` reads the channel live."""

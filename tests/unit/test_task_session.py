@@ -92,7 +92,7 @@ def test_rows_go_through_the_script_and_everything_is_cleaned_up(start_session):
     assert os.path.isfile(os.path.join(session.work_dir, "job.py"))
     feed_rows(session, 2500)
     rows = session.finish(timeout_s=120) + session.take_output()
-    assert rows == [[i * 10, f"r{i}!"] for i in range(2500)]
+    assert [list(r) for r in rows] == [[i * 10, f"r{i}!"] for i in range(2500)]
     pid, work_dir = session._process.pid, session.work_dir
     session.close()
     assert is_gone(pid)
