@@ -6,6 +6,7 @@ Every error says which task, column or wait it is about, so a failed Flink job n
 from __future__ import annotations
 
 __all__ = [
+    "explain_exit",
     "AkdlError",
     "ChannelClosedError",
     "CoordinatorError",
@@ -19,6 +20,7 @@ __all__ = [
     "SchemaMismatchError",
     "TaskFailedError",
     "TaskProcessExitedError",
+    "TaskTimeoutError",
     "UserScriptError",
 ]
 
@@ -101,18 +103,59 @@ class TaskFailedError(AkdlError, RuntimeError):
         )
 
 
+def explain_exit(returncode: int | None) -> str:
+    """What an exit status means, e.g. ``killed by signal 9 (SIGKILL), possibly ...``.
+
+    A negative code (``subprocess``'s form) or 128 + n (a shell's) names signal n.
+    """
+    import signal
+
+    if returncode is None:
+        return "is still running"
+    number = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    if not number:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    text = f"was killed by signal {number} ({name})"
+    if number == signal.SIGKILL:
+        text += ", possibly killed for memory (OOM): check the host's memory and dmesg"
+    if returncode > 0:
+        text += f" (exit code {returncode})"
+    return text
+
+
 class TaskProcessExitedError(AkdlError, RuntimeError):
-    """A TF process exited (or was killed) without reporting success or an error."""
+    """A TF process exited (or was killed) without reporting success or an error.
+
+    The message explains the exit status (a signal is named; SIGKILL may mean the process was
+    killed for memory) and carries the process's last output lines.
+    """
 
     def __init__(self, task: str, returncode: int | None, last_lines: str = "", operator: str = ""):
         self.task = task
         self.returncode = returncode
         self.last_lines = last_lines
         op = f"{operator} " if operator else ""
-        text = f"{op}TF process {task} exited with code {returncode} without reporting a result"
+        text = f"{op}TF process {task} {explain_exit(returncode)} without reporting a result"
         if last_lines:
             text += f"; its last output lines:\n{last_lines}"
         super().__init__(text)
+
+
+class TaskTimeoutError(AkdlError, TimeoutError):
+    """A task ran longer than ``taskTimeoutS``; carries where its threads were (a stack dump)."""
+
+    def __init__(self, task: str, timeout_s: float, stacks: str):
+        self.task = task
+        self.timeout_s = timeout_s
+        self.stacks = stacks
+        super().__init__(
+            f"TF task {task} did not finish within taskTimeoutS = {timeout_s:g} s (raise or "
+            f"unset taskTimeoutS if it needs longer); where its threads were:\n{stacks.rstrip()}"
+        )
 
 
 class UserScriptError(AkdlError, ValueError):

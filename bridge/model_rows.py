@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bridge.archive_limits import check_unpacked_size
 from bridge.errors import AkdlError
 
 __all__ = [
@@ -101,7 +102,11 @@ def model_rows_to_saved_model(rows: Iterable[Sequence[Any]], directory: str) -> 
     os.makedirs(directory, exist_ok=True)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_unpacked_size("in the model rows", (i.file_size for i in archive.infolist()),
+                                directory)
             archive.extractall(directory)
+    except ValueError as exc:
+        raise AkdlError(str(exc)) from None
     except zipfile.BadZipFile as exc:
         raise AkdlError(f"model rows do not hold a zip archive: {exc}") from exc
     return find_saved_model(directory)

@@ -21,9 +21,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-__all__ = ["DEFAULT_GRACE_S", "TaskProcess"]
+__all__ = ["DEFAULT_GRACE_S", "PARENT_PID_ENV", "TaskProcess"]
 
 DEFAULT_GRACE_S = 5.0
+# The spawning process's pid, set in every child's environment: the child's parent watchdog
+# (akdl.runner.watchdog) compares it with getppid(), so a parent that died before the watchdog
+# started is noticed too.
+PARENT_PID_ENV = "AKDL_PARENT_PID"
 _log = logging.getLogger("akdl.process")
 
 
@@ -61,7 +65,7 @@ class TaskProcess:
         self._popen = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=dict(env),
+            env={**env, PARENT_PID_ENV: str(os.getpid())},
             stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -10,7 +10,7 @@ where a message must mention it (``worker:0 (subtask 1)``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from bridge.protos import channel_pb2
 
@@ -39,22 +39,29 @@ class TaskRef:
         role: chief, worker or ps.
         index: the index within the role, as in TF_CONFIG.
         subtask: the Flink subtask index.
+        attempt: Flink's attempt number of that subtask (0 first). Not part of the task's
+            identity: two attempts of one task compare equal.
     """
 
     role: Role
     index: int
     subtask: int
+    attempt: int = field(default=0, compare=False)
 
     @classmethod
-    def of_subtask(cls, subtask: int, num_workers: int) -> TaskRef:
+    def of_subtask(cls, subtask: int, num_workers: int, attempt: int = 0) -> TaskRef:
         """The task that Flink subtask ``subtask`` runs in a stage of ``num_workers`` workers."""
         if subtask < 0:
             raise ValueError(f"a subtask index cannot be negative, got {subtask}")
         if subtask == 0:
-            return cls(Role.CHIEF, 0, 0)
+            return cls(Role.CHIEF, 0, 0, attempt)
         if subtask < num_workers:
-            return cls(Role.WORKER, subtask - 1, subtask)
-        return cls(Role.PS, subtask - num_workers, subtask)
+            return cls(Role.WORKER, subtask - 1, subtask, attempt)
+        return cls(Role.PS, subtask - num_workers, subtask, attempt)
+
+    def with_attempt(self, attempt: int) -> TaskRef:
+        """The same task at another attempt."""
+        return replace(self, attempt=attempt)
 
     @classmethod
     def from_proto(cls, message: channel_pb2.TaskId) -> TaskRef:
@@ -66,11 +73,12 @@ class TaskRef:
         role = _FROM_PROTO.get(message.role)
         if role is None:
             raise ValueError(f"task id without a role: {message}")
-        return cls(role, message.index, message.subtask)
+        return cls(role, message.index, message.subtask, message.attempt)
 
     def to_proto(self) -> channel_pb2.TaskId:
         """The wire ``TaskId`` of this task."""
-        return channel_pb2.TaskId(role=_TO_PROTO[self.role], index=self.index, subtask=self.subtask)
+        return channel_pb2.TaskId(role=_TO_PROTO[self.role], index=self.index,
+                                  subtask=self.subtask, attempt=self.attempt)
 
     @property
     def label(self) -> str:
@@ -83,8 +91,12 @@ class TaskRef:
         return self.role is not Role.PS
 
     def describe(self) -> str:
-        """The label with the Flink subtask, e.g. ``worker:0 (subtask 1)``."""
-        return f"{self.label} (subtask {self.subtask})"
+        """The label with the Flink subtask, e.g. ``worker:0 (subtask 1)``.
+
+        A restarted task also names its attempt: ``worker:0 (subtask 1, attempt 2)``.
+        """
+        attempt = f", attempt {self.attempt}" if self.attempt else ""
+        return f"{self.label} (subtask {self.subtask}{attempt})"
 
     def __str__(self) -> str:
         return self.label

@@ -17,19 +17,31 @@ from bridge.errors import SchemaError
 from bridge.schema import parse_type
 from operators.types import table_type_strings
 
-__all__ = ["collect_rows"]
+__all__ = ["collect_arrow", "collect_rows"]
 
 
 def collect_rows(table: Table) -> list[Row]:
     """Runs ``table`` and returns its rows, fetched as Arrow batches."""
-    import pyarrow
-
     type_texts = [type_text for _, type_text in table_type_strings(table)]
     if not all(_arrow_supported(t) for t in type_texts):
         # Types akdl does not model (MAP, ROW, TIME, ...): PyFlink's row-by-row path.
         with table.execute().collect() as results:
             return list(results)
     local_zoned = [_is_local_zoned(t) for t in type_texts]
+    arrow_table = collect_arrow(table)
+    if arrow_table.num_rows == 0:
+        return []
+    columns = [_column_values(column, ltz) for column, ltz in zip(arrow_table.columns, local_zoned)]
+    return [Row(*values) for values in zip(*columns)]
+
+
+def collect_arrow(table: Table) -> Any:
+    """Runs ``table`` and returns its rows as one ``pyarrow.Table`` (no Python row objects).
+
+    For results too large for Python rows; the columns keep Arrow's types.
+    """
+    import pyarrow
+
     table._t_env._before_execute()
     gateway = get_gateway()
     j_config = table._j_table.getTableEnvironment().getConfig()
@@ -42,10 +54,9 @@ def collect_rows(table: Table) -> list[Row]:
     while batches.hasNext():
         chunks.append(bytes(batches.next()))
     if not chunks:
-        return []
-    arrow_table = pyarrow.ipc.open_stream(b"".join(chunks)).read_all()
-    columns = [_column_values(column, ltz) for column, ltz in zip(arrow_table.columns, local_zoned)]
-    return [Row(*values) for values in zip(*columns)]
+        names = [name for name, _ in table_type_strings(table)]
+        return pyarrow.table({name: pyarrow.array([]) for name in names})
+    return pyarrow.ipc.open_stream(b"".join(chunks)).read_all()
 
 
 def _arrow_supported(type_text: str) -> bool:

@@ -91,7 +91,8 @@ class _SessionFunction(ScalarFunction):
         task = self._task.describe() if self._task else "(no task)"
         return f"{self._plan.operator_name} {task}"
 
-    def _start(self, context: FunctionContext, task: TaskRef) -> None:
+    def _start(self, context: FunctionContext, subtask: int) -> None:
+        task = TaskRef.of_subtask(subtask, self._plan.num_workers, context.get_attempt_number())
         self._task = task
         coordinator = stage_coordinator(context, self._plan.stage)
         if coordinator is None and self._plan.needs_coordinator:
@@ -134,7 +135,7 @@ class PredictFunction(_SessionFunction):
                 f"but {self._plan.num_workers} TF processes were planned; set the "
                 "environment's parallelism, or the path to 'rows'"
             )
-        self._start(function_context, TaskRef.of_subtask(subtask, self._plan.num_workers))
+        self._start(function_context, subtask)
 
     def eval(self, *args: pd.Series) -> pd.DataFrame:
         """The predictions of one batch, in order."""
@@ -184,7 +185,7 @@ class ScriptStageFunction(_SessionFunction):
         """Start the TF process of the task whose key routes to this subtask, if any."""
         subtask = function_context.get_index_of_this_subtask()
         if subtask < self._plan.parallelism:
-            self._start(function_context, TaskRef.of_subtask(subtask, self._plan.num_workers))
+            self._start(function_context, subtask)
 
     def eval(self, key: pd.Series, row_number: pd.Series, marker: pd.Series,
              *args: pd.Series) -> pd.DataFrame:

@@ -62,8 +62,10 @@ PATHS = (AUTO, COLUMNAR, ROWS)
 ARROW_BATCH_ROWS = 10_000
 _BATCH_OPTIONS = ("python.fn-execution.arrow.batch.size", "python.fn-execution.bundle.size")
 _AUTO_PARALLELISM = "execution.batch.adaptive.auto-parallelism.enabled"
-# Marker rows per task: the script's output is spread over them.
-MARKERS_PER_TASK = 8
+# Marker rows per task: the script's output is spread over them. UNNEST copies a marker's
+# whole packed cell for each row it yields, so the cost per output row grows with the share a
+# marker carries: with 8 markers 200k output rows took minutes (scripts/soak.py).
+MARKERS_PER_TASK = 1024
 _log = logging.getLogger("akdl.operators")
 
 

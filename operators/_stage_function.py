@@ -75,7 +75,8 @@ class TFStageFunction(KeyedProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         """Learn this subtask's task and the stage's coordinator; the process starts later."""
         self._task = TaskRef.of_subtask(
-            runtime_context.get_index_of_this_subtask(), self._plan.num_workers
+            runtime_context.get_index_of_this_subtask(), self._plan.num_workers,
+            runtime_context.get_attempt_number(),
         )
         self._coordinator = stage_coordinator(runtime_context, self._plan.stage)
         if self._coordinator is None and self._plan.needs_coordinator:
@@ -88,13 +89,17 @@ class TFStageFunction(KeyedProcessFunction):
     def process_element(self, value, ctx: KeyedProcessFunction.Context):
         """Start the TF process on the first element, then feed data rows to it."""
         session = self._session or self._start(ctx)
-        if not value[0]:
-            session.feed(self._handler.wire_values(value[1:]))
-            if self._flush is not None and time.monotonic() >= self._next_input_flush:
-                self._flush_input(session)
-        # A plain list (or None), not a generator: this runs once per row.
-        if session.has_output:
-            return self._handler.rows(session.take_output(), self._where)
+        try:
+            if not value[0]:
+                session.feed(self._handler.wire_values(value[1:]))
+                if self._flush is not None and time.monotonic() >= self._next_input_flush:
+                    self._flush_input(session)
+            # A plain list (or None), not a generator: this runs once per row.
+            if session.has_output:
+                return self._handler.rows(session.take_output(), self._where)
+        except Exception as exc:
+            session.report_failure(exc)  # the peers stop now, not at Flink's cancel
+            raise
         return None
 
     def _start(self, ctx: KeyedProcessFunction.Context) -> TaskSession:
@@ -135,8 +140,12 @@ class TFStageFunction(KeyedProcessFunction):
             if timestamp == END_OF_INPUT_TS:
                 yield from self._finish(session)
             return
-        self._flush_input(session)
-        rows = self._handler.rows(session.poll(), self._where)
+        try:
+            self._flush_input(session)
+            rows = self._handler.rows(session.poll(), self._where)
+        except Exception as exc:
+            session.report_failure(exc)
+            raise
         self._schedule_flush(ctx)
         yield from rows
 
@@ -144,6 +153,9 @@ class TFStageFunction(KeyedProcessFunction):
         try:
             rows = self._handler.rows(session.finish(), self._where)
             self._handler.check_complete(self._where)
+        except Exception as exc:
+            session.report_failure(exc)
+            raise
         finally:
             session.close()
             self._session = None

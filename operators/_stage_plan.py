@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.protos import task_spec_pb2
+from bridge.work_dir import RESERVED_NAMES
 from operators._jobs import StageHandle
 
 __all__ = [
@@ -48,6 +50,7 @@ class StagePlan:
         print_process_info: echo spawn commands, TF_CONFIG and process output to stdout.
         grace_s: SIGTERM-to-SIGKILL grace period when stopping a TF process.
         work_dir_root: parent directory of the private work dirs; empty for the system temp dir.
+        keep_work_dir: keep every work dir whole after its task (``keepWorkDir``).
     """
 
     stage: StageHandle
@@ -57,6 +60,7 @@ class StagePlan:
     print_process_info: bool = False
     grace_s: float = 5.0
     work_dir_root: str = ""
+    keep_work_dir: bool = False
 
     @property
     def operator_name(self) -> str:
@@ -89,12 +93,49 @@ class StagePlan:
         return self.spec.rpc_timeout_s
 
 
+# How long `pythonEnv` may take to import akdl's runner when it is checked.
+_PYTHON_CHECK_S = 20.0
+
+
 def resolve_python(python_env: str) -> str:
     """The interpreter for TF processes: ``pythonEnv`` as a file or venv dir, else ours."""
     if not python_env:
         return sys.executable
     candidate = os.path.join(python_env, "bin", "python")
     return candidate if os.path.isdir(python_env) else python_env
+
+
+def check_python(op: Any, python_env: str) -> str:
+    """The interpreter of ``pythonEnv``, checked: it exists, runs, and imports ``akdl.runner``.
+
+    Unset, the driver's own interpreter is used unchecked.
+
+    Raises:
+        ParamError: naming ``pythonEnv``, what is wrong and the interpreter's own words.
+    """
+    python = resolve_python(python_env)
+    if not python_env:
+        return python
+    if not os.path.isfile(python):
+        raise op._param_error("pythonEnv", f"names {python}, which does not exist")
+    if not os.access(python, os.X_OK):
+        raise op._param_error("pythonEnv", f"names {python}, which is not executable")
+    try:
+        done = subprocess.run(
+            [python, "-c", "import akdl.runner.task_runner"], capture_output=True,
+            timeout=_PYTHON_CHECK_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise op._param_error("pythonEnv", f"= {python} could not be run: {exc}") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise op._param_error(
+            "pythonEnv",
+            f"= {python} cannot run akdl's TF runner (import akdl.runner failed: "
+            f"{' | '.join(said)}); install akdl and its TF extra into that environment",
+        )
+    return python
+
 
 
 def read_user_files(op: Any, paths: Sequence[str]) -> tuple[tuple[str, bytes], ...]:
@@ -120,6 +161,12 @@ def read_user_files(op: Any, paths: Sequence[str]) -> tuple[tuple[str, bytes], .
     if doubles:
         raise op._param_error(
             "userFiles", f"holds several files named {doubles}; every work dir keeps one of each"
+        )
+    ours = sorted(set(names) & RESERVED_NAMES)
+    if ours:
+        raise op._param_error(
+            "userFiles", f"holds {ours}, a name akdl uses for its own files in the work dir "
+            f"(reserved: {sorted(RESERVED_NAMES)}); rename the file"
         )
     return tuple(files)
 
@@ -196,7 +243,7 @@ def plan_stage(
         print_process_info: the environment's debug mode.
 
     Raises:
-        ParamError: the environment has too few slots.
+        ParamError: the environment has too few slots, or ``pythonEnv`` cannot run TF tasks.
     """
     check_slots(op, t_env, num_workers + num_ps)
     operator_name = type(op).__name__
@@ -212,10 +259,11 @@ def plan_stage(
         rpc_timeout_s=op.getRpcTimeoutS(),
         operator_name=operator_name,
         rendezvous_timeout_s=op.getRendezvousTimeoutS(),
+        task_timeout_s=op.getTaskTimeoutS(),
     )
     if predict is not None:
         spec.predict.CopyFrom(predict)
-    python = resolve_python(op.getPythonEnv())
+    python = check_python(op, op.getPythonEnv())
     stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps, python)
     return StagePlan(
         stage=stage,
@@ -223,4 +271,6 @@ def plan_stage(
         user_files=user_files,
         python_executable=python,
         print_process_info=op.getPrintProcessInfo() or print_process_info,
+        work_dir_root=op.getWorkDirRoot(),
+        keep_work_dir=op.getKeepWorkDir(),
     )

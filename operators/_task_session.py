@@ -12,27 +12,38 @@ vectorized functions hand whole batches to `TaskSession.feed_columns` instead.)
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from bridge.auth import new_token
 from bridge.channel import ChannelServer
 from bridge.codec import ExampleDecoder, ExampleEncoder
 from bridge.column_batch import batch_rows, encode_batch, from_python
+from bridge.coordinator.client import CoordinatorClient
 from bridge.deadline import Deadline
-from bridge.errors import ChannelClosedError, SchemaMismatchError, TaskProcessExitedError
+from bridge.errors import (
+    AkdlError,
+    ChannelClosedError,
+    JobAbortedError,
+    PeerFailedError,
+    SchemaMismatchError,
+    TaskProcessExitedError,
+    TaskTimeoutError,
+)
 from bridge.framing import DEFAULT_LIMITS, BatchLimits
 from bridge.process import TaskProcess
 from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import Schema, TypeKind, parse_schema
 from bridge.task_ref import TaskRef
+from bridge.work_dir import TASK_SPEC_FILE, TIMEOUT_STACKS_FILE
 from operators._stage_plan import StagePlan
 from operators._warm_pool import adopt
+from operators._work_dirs import create_work_dir, remove_dataset
 
 __all__ = ["ColumnRowInput", "TaskSession"]
 
@@ -40,6 +51,33 @@ _log = logging.getLogger("akdl.session")
 # After the process exits, how long its last message may still be in flight.
 _EXIT_SETTLE_S = 3.0
 _WAIT_STEP_S = 0.1
+# How long past taskTimeoutS the subtask waits for the TF process to dump its stacks and exit
+# before it stops the process itself.
+_TIMEOUT_BACKSTOP_S = 15.0
+# The longest a failure report to the coordinator may take (it only speeds up the peers' end).
+_REPORT_TIMEOUT_S = 5.0
+# Errors that came from the round's outcome: the coordinator knows them already.
+_FROM_COORDINATOR = (JobAbortedError, PeerFailedError)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reports_failure(method: _Method) -> _Method:
+    """Make a session method tell the stage's coordinator when it raises.
+
+    The coordinator then aborts the round, so the task's peers stop within seconds instead of
+    waiting for Flink's cancel or their own deadlines.
+    """
+
+    @functools.wraps(method)
+    def reporting(self: TaskSession, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            self.report_failure(exc)
+            raise
+
+    return reporting  # type: ignore[return-value]
 
 
 class ColumnRowInput:
@@ -127,6 +165,8 @@ class TaskSession:
         self._pending: list[list[bytes] | channel_pb2.ColumnBatch] = []
         self._server: ChannelServer | None = None
         self._process: TaskProcess | None = None
+        self._lifetime = Deadline(None, "")
+        self._reported = False
         self.work_dir = ""
         self.failed = False
 
@@ -134,20 +174,40 @@ class TaskSession:
     def _who(self) -> str:
         return f"{self.plan.operator_name} {self.task.describe()}"
 
+    @_reports_failure
     def start(self) -> None:
         """Create the work dir, start the channel server and spawn the TF process."""
-        root = self.plan.work_dir_root or None
-        if root:
-            os.makedirs(root, exist_ok=True)
-        self.work_dir = tempfile.mkdtemp(prefix=f"akdl-{self.label.replace(':', '')}-", dir=root)
+        timeout_s = self.plan.spec.task_timeout_s
+        self._lifetime = Deadline(timeout_s + _TIMEOUT_BACKSTOP_S if timeout_s else None, "")
+        self.work_dir = create_work_dir(
+            self.plan.work_dir_root, self.label, self.plan.operator_name
+        )
         for name, content in self.plan.user_files:
             with open(os.path.join(self.work_dir, name), "wb") as f:
                 f.write(content)
         self._server = ChannelServer(new_token())
-        spec_path = os.path.join(self.work_dir, "task_spec.pb")
+        spec_path = os.path.join(self.work_dir, TASK_SPEC_FILE)
         with open(spec_path, "wb") as f:
             f.write(self._spec().SerializeToString())
         self._process = self._adopt_warm(spec_path) or self._spawn(spec_path)
+
+    def report_failure(self, error: BaseException) -> None:
+        """Tell the stage's coordinator that this task failed, once; never raises.
+
+        Errors that came from the coordinator (a peer's failure, a cancel) are not reported
+        back. Without a coordinator (a task alone) there is nobody to tell.
+        """
+        if self._reported or self._coordinator is None or isinstance(error, _FROM_COORDINATOR):
+            return
+        self._reported = True
+        address, token = self._coordinator
+        client = CoordinatorClient(address, token, self.task, _REPORT_TIMEOUT_S)
+        try:
+            client.report_done(False, f"{self._who} failed: {type(error).__name__}: {error}")
+        except AkdlError as exc:
+            _log.warning("%s: could not report its failure to the coordinator: %s", self._who, exc)
+        finally:
+            client.close()
 
     def _adopt_warm(self, spec_path: str) -> TaskProcess | None:
         """A warm process of the stage (loopback mode), handed this task; else ``None``."""
@@ -166,13 +226,19 @@ class TaskSession:
 
     def _spawn(self, spec_path: str) -> TaskProcess:
         argv = [self.plan.python_executable, "-u", "-m", "akdl.runner", "--spec", spec_path]
-        process = TaskProcess(
-            argv,
-            self.label,
-            cwd=self.work_dir,
-            env=self._child_env(),
-            echo=self.plan.print_process_info,
-        )
+        try:
+            process = TaskProcess(
+                argv,
+                self.label,
+                cwd=self.work_dir,
+                env=self._child_env(),
+                echo=self.plan.print_process_info,
+            )
+        except OSError as exc:
+            raise AkdlError(
+                f"{self._who}: could not start its TF process with {argv[0]} (pythonEnv): "
+                f"{exc.strerror or exc}"
+            ) from exc
         _log.info("%s: started TF process pid %s in %s", self._who, process.pid, self.work_dir)
         return process
 
@@ -195,15 +261,17 @@ class TaskSession:
         return env
 
     def feed(self, values: Sequence[Any]) -> None:
-        """Encode one row and queue it; sends a batch when one is full."""
+        """Queue one row; sends a batch when one is full."""
         if self._input.add(values):
             self._send_batch()
 
+    @_reports_failure
     def flush_input(self) -> None:
         """Send the queued rows now, even if the batch is not full (stream stages)."""
         if len(self._input):
             self._send_batch()
 
+    @_reports_failure
     def poll(self) -> list[list[Any]]:
         """Output that has arrived so far; raises the task's error if its process ended badly.
 
@@ -224,6 +292,7 @@ class TaskSession:
         result.raise_if_failed(self.label, self.plan.operator_name)
         return True
 
+    @_reports_failure
     def _send_batch(self) -> None:
         deadline = Deadline(
             self.plan.rpc_timeout_s, f"{self._who} to read its input", "rpcTimeoutS"
@@ -235,8 +304,13 @@ class TaskSession:
         self._check_alive()
 
     def _check_alive(self) -> None:
+        """Raise if the TF process has exited without a result, or outlived ``taskTimeoutS``."""
         code = self._process.poll()
         if code is None:
+            if self._lifetime.expired():
+                self.failed = True
+                self._process.stop(self.plan.grace_s)
+                raise self._timeout_error()
             return
         settle = Deadline(_EXIT_SETTLE_S, f"the last message of {self._who}")
         while not settle.expired():
@@ -245,8 +319,30 @@ class TaskSession:
                 return
             time.sleep(_WAIT_STEP_S)
         self.failed = True
+        if self._dumped_stacks():
+            raise self._timeout_error()
         raise TaskProcessExitedError(
-            self.label, code, self._process.last_lines(), self.plan.operator_name
+            self.task.describe(), code, self._process.last_lines(), self.plan.operator_name
+        )
+
+    def _dumped_stacks(self) -> str:
+        """The stacks the TF process dumped when ``taskTimeoutS`` expired; empty if none."""
+        try:
+            with open(os.path.join(self.work_dir, TIMEOUT_STACKS_FILE), encoding="utf-8",
+                      errors="replace") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+
+    def _timeout_error(self) -> TaskTimeoutError:
+        """The error for a task past ``taskTimeoutS``, with the stacks its process dumped."""
+        stacks = self._dumped_stacks()
+        if not stacks:
+            stacks = (f"(the TF process dumped no stacks within {_TIMEOUT_BACKSTOP_S:g} s; it "
+                      f"was stopped) its last output lines:\n{self._process.last_lines()}")
+        return TaskTimeoutError(
+            f"{self.plan.operator_name} {self.task.describe()}", self.plan.spec.task_timeout_s,
+            stacks,
         )
 
     @property
@@ -254,6 +350,7 @@ class TaskSession:
         """Whether output rows are waiting; cheap enough to ask for every input row."""
         return bool(self._pending) or self._server.collector.available
 
+    @_reports_failure
     def take_output(self) -> list[list[Any]]:
         """Decoded output rows that have arrived so far, without waiting."""
         self._pending.extend(self._server.collector.drain_items())
@@ -272,6 +369,7 @@ class TaskSession:
                 rows.extend(decode(record) for record in item)
         return rows
 
+    @_reports_failure
     def feed_columns(self, batch: channel_pb2.ColumnBatch) -> None:
         """Send one batch of rows as columns now (the columnar path)."""
         deadline = Deadline(
@@ -279,6 +377,7 @@ class TaskSession:
         )
         self._server.feed.put_columns(batch, deadline, self._while_blocked)
 
+    @_reports_failure
     def exchange_columns(self, batch: channel_pb2.ColumnBatch) -> list[channel_pb2.ColumnBatch]:
         """Send a batch of columns and wait for the answer of every row (predict tasks).
 
@@ -312,6 +411,7 @@ class TaskSession:
             self._check_alive()
             deadline.check(missing=f"answers for {batch.num_rows - rows} rows")
 
+    @_reports_failure
     def finish(self, timeout_s: float | None = None) -> list[list[Any]]:
         """Send the rest of the input and end-of-input, then wait for the task's result.
 
@@ -335,10 +435,12 @@ class TaskSession:
             deadline.check(missing=f"the result of {self._who}")
 
     def close(self) -> None:
-        """Stop the process and the server; remove the work dir unless the task failed.
+        """Stop the process and the server, and clean the work dir up.
 
         A task that reported success gets a moment to exit on its own; any other (a failed or
-        cancelled one) is stopped at once.
+        cancelled one) is stopped at once. The work dir is removed, except that of a failed
+        task, which is kept for diagnosis without its spooled shard; ``keepWorkDir`` keeps
+        every work dir whole.
         """
         if self._process is not None:
             result = self._server.collector.result if self._server is not None else None
@@ -347,7 +449,13 @@ class TaskSession:
             self._process.stop(self.plan.grace_s)
         if self._server is not None:
             self._server.close()
-        if self.work_dir and not self.failed:
+        if not self.work_dir:
+            return
+        if self.plan.keep_work_dir:
+            _log.info("%s: its work dir is kept at %s (keepWorkDir)", self._who, self.work_dir)
+        elif not self.failed:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-        elif self.work_dir:
-            _log.warning("%s failed; its work dir is kept at %s", self._who, self.work_dir)
+        else:
+            removed = remove_dataset(self.work_dir)
+            _log.warning("%s failed; its work dir is kept at %s%s", self._who, self.work_dir,
+                         " without its spooled input" if removed else "")

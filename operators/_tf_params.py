@@ -43,6 +43,16 @@ COMMON_PARAMS = (
           doc="longest wait on a peer (TF process, channel) before the job fails"),
     Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
           doc="how long all TF processes of a stage may take to start and register"),
+    Param("taskTimeoutS", float, default=0.0, validate=at_least(0),
+          doc="longest a TF process may run, from its start (0: no limit); on expiry the job "
+              "fails with the stacks of the process's threads, and its peers are aborted"),
+    Param("workDirRoot", str, default="",
+          doc="directory under which each TF process gets its private work dir (default: "
+              "the system temp dir); it must have room for the spooled input"),
+    Param("keepWorkDir", bool, default=False,
+          doc="keep every work dir whole after its task, the spooled input included (by "
+              "default a successful task's work dir is removed, and a failed one's is kept "
+              "without its spooled input)"),
     Param("dataPath", str, default="auto", validate=one_of(("auto", "columnar", "rows")),
           doc='how rows cross into Python: "columnar" (Arrow batches through vectorized '
               'functions), "rows" (one row at a time), or "auto": columnar where it can carry '

@@ -310,12 +310,22 @@ def _worker_mode(mode: str | None) -> Iterator[None]:
 BATCH_DEFAULTS = {
     "execution.sorted-inputs.enabled": "false",
     "execution.batch-state-backend.enabled": "false",
+    # The columnar path sorts each worker's rows; a sort buffer holds records of at most about a
+    # third of the slot's managed memory, so the mini-cluster's 128 MiB refused a 64 MiB value.
+    "taskmanager.memory.managed.size": "512m",
+}
+
+# Defaults of both local environments. collect() moves results in batches of at most this
+# size, and a single larger row fails the job, so it bounds the largest collectable value.
+COMMON_DEFAULTS = {
+    "collect-sink.batch-size.max": "256mb",
 }
 
 
 def _create_local(settings: AkdlEnvironment, stream: bool) -> _EnvPair:
     conf = Configuration()
-    options = settings.flink_config if stream else {**BATCH_DEFAULTS, **settings.flink_config}
+    defaults = COMMON_DEFAULTS if stream else {**COMMON_DEFAULTS, **BATCH_DEFAULTS}
+    options = {**defaults, **settings.flink_config}
     for key, value in options.items():
         conf.set_string(key, value)
     builder = EnvironmentSettings.new_instance()

@@ -24,6 +24,7 @@ from bridge.predict_columns import ColumnPlan, plan_columns
 from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
 from bridge.schema import ColumnNotFoundError, parse_schema
+from bridge.work_dir import MODEL_FILE
 from operators import env as _env
 from operators._columnar_stage import COLUMNAR, build_columnar_predict, choose_path, log_choice
 from operators._stage_function import FlushPolicy
@@ -46,7 +47,6 @@ __all__ = [
     "TFTableModelPredictStreamOp",
 ]
 
-_MODEL_FILE = "model.zip"
 _MODEL_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
@@ -147,8 +147,8 @@ class _TableModelPredictOperator(_PredictOperator):
         self._check_required()
         model_op, data_op = self._model_and_data(ops)
         (table,) = self._input_tables((data_op,), 1)
-        model = (_MODEL_FILE, self._model_table_zip(model_op))
-        self._set_output(self._predict_stage(table, _MODEL_FILE, (model,)))
+        model = (MODEL_FILE, self._model_table_zip(model_op))
+        self._set_output(self._predict_stage(table, MODEL_FILE, (model,)))
         return self
 
     def _model_and_data(self, ops: tuple[Any, ...]) -> tuple[Any, Any]:

@@ -87,6 +87,13 @@ class _ScriptOperator:
             raise self._param_error("outputSchemaStr", str(exc)) from exc
         selected = self.getSelectedCols()
         if selected:
+            available = schema_of_table(table).names
+            missing = [name for name in selected if name not in available]
+            if missing:
+                raise self._param_error(
+                    "selectedCols", f"names {missing}, not columns of the input; its columns "
+                    f"are {list(available)}"
+                )
             table = table.select(*[_col(name) for name in selected])
         files, main = self._files()
         workers, ps = self._layout(_env.get_parallelism())

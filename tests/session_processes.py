@@ -50,3 +50,14 @@ def reap_leftovers(settle_s: float = 15.0) -> list[str]:
         except psutil.NoSuchProcess:
             continue  # it ended in between: not a leftover
     return described
+
+
+def driver_environ(**extra: str) -> dict[str, str]:
+    """The environment for a driver program run as a subprocess of this test session.
+
+    A loopback job run earlier in this process sets ``PYFLINK_GATEWAY_DISABLED`` (its Python
+    worker runs here), which would stop the child from starting its own JVM gateway.
+    """
+    environ = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    environ.update(extra)
+    return environ

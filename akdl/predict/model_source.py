@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from akdl.model_rows import find_saved_model, model_rows_to_saved_model
+from bridge.archive_limits import check_unpacked_size
 from bridge.errors import AkdlError, PredictError
 
 __all__ = ["ARCHIVE_SUFFIXES", "model_dir_from_rows", "resolve_model_path"]
@@ -125,8 +126,12 @@ def _extract_zip(path: str, scratch_dir: str) -> list[str]:
             names = archive.namelist()
             for name in names:
                 _check_member(path, name)
+            check_unpacked_size(repr(path), (i.file_size for i in archive.infolist()),
+                                scratch_dir)
             os.makedirs(scratch_dir, exist_ok=True)
             archive.extractall(scratch_dir)
+    except ValueError as exc:
+        raise PredictError(str(exc)) from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise PredictError(f"cannot unpack model archive {path!r}: {exc}") from None
     return _top_entries(names)
@@ -138,8 +143,11 @@ def _extract_tar(path: str, scratch_dir: str) -> list[str]:
             members = archive.getmembers()
             for member in members:
                 _check_member(path, member.name)
+            check_unpacked_size(repr(path), (m.size for m in members), scratch_dir)
             os.makedirs(scratch_dir, exist_ok=True)
             archive.extractall(scratch_dir, filter="data")
+    except ValueError as exc:
+        raise PredictError(str(exc)) from None
     except tarfile.FilterError as exc:
         raise PredictError(f"model archive {path!r} holds an unsafe member: {exc}") from None
     except (tarfile.TarError, OSError, EOFError) as exc:

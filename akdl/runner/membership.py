@@ -8,23 +8,33 @@ outcome:
 * FINISH (the chief and every worker that runs user code are done): ``on_finish`` ends this
   process if it is serve-only, i.e. a parameter server or a task blocked in
   ``tf.distribute.Server.join()``. A task still running user code is never ended by FINISH.
+* the coordinator is lost (unreachable for ``rpcTimeoutS``, or it rejects this task):
+  ``on_lost`` ends this process, so no TF process outlives its driver's coordinator.
+
+A task whose ``main`` succeeded waits for FINISH (:meth:`ClusterMembership.wait_finish`) before
+it hands its result to Flink: until every peer has succeeded its own success is provisional,
+since a peer that fails later makes Flink restart the whole stage.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from collections.abc import Callable
 
 from bridge.cluster import build_cluster
 from bridge.coordinator.client import CoordinatorClient
 from bridge.coordinator.rules import EventKind, RoundEvent
-from bridge.errors import DeadlineExceeded
+from bridge.errors import CoordinatorError, DeadlineExceeded
 from bridge.protos import task_spec_pb2
 from bridge.task_ref import Role, TaskRef
 
 __all__ = ["ClusterMembership"]
 
 _LOOPBACK = "127.0.0.1"
+_FINISH_POLL_S = 0.5
+_log = logging.getLogger("akdl.runner")
 
 
 def _free_port(host: str = _LOOPBACK) -> int:
@@ -45,11 +55,14 @@ class ClusterMembership:
         spec: task_spec_pb2.TaskSpec,
         on_abort: Callable[[RoundEvent], None],
         on_finish: Callable[[], None],
+        on_lost: Callable[[CoordinatorError], None],
     ):
         self.task = TaskRef.from_proto(spec.task)
         self.serve_only = self.task.role is Role.PS
         self._on_abort = on_abort
         self._on_finish = on_finish
+        self._on_lost = on_lost
+        self._finished = threading.Event()
         # Without a coordinator the task is alone: a cluster of just itself.
         self._client = (
             CoordinatorClient(
@@ -73,7 +86,7 @@ class ClusterMembership:
             if self._client is not None:
                 deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
                 self._client.register(_LOOPBACK, port, dataset_length, deadline, solo=True)
-                self._client.watch(self._on_event)
+                self._client.watch(self._on_event, self._on_lost)
             return {}
         if self._client is None:
             self.cluster = build_cluster([f"{_LOOPBACK}:{port}"], [])
@@ -89,15 +102,32 @@ class ClusterMembership:
             ) from exc
         self.cluster = build_cluster(info.worker_addresses, info.ps_addresses)
         self.worker_dataset_lengths = list(info.worker_dataset_lengths)
-        self._client.watch(self._on_event)
+        self._client.watch(self._on_event, self._on_lost)
         return self.cluster
 
     def _on_event(self, event: RoundEvent) -> None:
         if event.kind is EventKind.ABORT:
             if event.failed_task != self.task:
                 self._on_abort(event)
-        elif self.serve_only:
+            return
+        self._finished.set()
+        if self.serve_only:
             self._on_finish()
+
+    def wait_finish(self) -> None:
+        """After this task's success: wait until the round finishes (every worker succeeded).
+
+        A peer's later failure or the coordinator's loss ends this process through the watch
+        thread meanwhile. Returns at once without a coordinator, or in a one-task stage.
+        """
+        if self._client is None or sum(len(tasks) for tasks in self.cluster.values()) <= 1:
+            return
+        if not self._finished.is_set():
+            _log.info("%s succeeded; waiting for the other tasks of the stage to finish",
+                      self.task.label)
+        while not self._finished.wait(_FINISH_POLL_S):
+            if not self._client.watching:
+                return
 
     def mark_serve_only(self) -> None:
         """This task will only serve (``server.join()``): FINISH may end it."""

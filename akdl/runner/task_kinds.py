@@ -17,6 +17,7 @@ PREDICT    record batches, answered in order   (no user script: the SavedModel r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -39,11 +40,10 @@ from bridge.protos import task_spec_pb2
 from bridge.protos.channel_pb2 import ColumnBatch
 from bridge.schema import parse_schema
 from bridge.task_ref import Role, TaskRef
+from bridge.work_dir import DATASET_FILE, SAVED_MODEL_DIR
 
 __all__ = ["DATASET_FILE", "SAVED_MODEL_DIR", "TaskContext", "TaskKind", "kind_for", "task_kind"]
 
-DATASET_FILE = "dataset.tfrecords"
-SAVED_MODEL_DIR = "saved_model"
 _log = logging.getLogger("akdl.runner")
 
 
@@ -183,12 +183,22 @@ class _SpooledKind(_ScriptKind):
         """
         schema = parse_schema(self.ctx.spec.input_schema)
         encoder = ExampleEncoder(schema)
-        with TFRecordWriter(self.dataset_file) as writer:
-            for batch in self.ctx.client.input_batches():
-                if isinstance(batch, ColumnBatch):
-                    batch = encoder.encode_many(batch_rows(schema, batch))
-                writer.write_many(batch)
-            self.ctx.records_read = writer.count
+        try:
+            with TFRecordWriter(self.dataset_file) as writer:
+                for batch in self.ctx.client.input_batches():
+                    if isinstance(batch, ColumnBatch):
+                        batch = encoder.encode_many(batch_rows(schema, batch))
+                    writer.write_many(batch)
+                self.ctx.records_read = writer.count
+        except OSError as exc:
+            # A full disk must not stay full: the partial shard goes at once.
+            with contextlib.suppress(OSError):
+                os.remove(self.dataset_file)
+            raise OSError(
+                exc.errno, f"could not spool the input into the work dir {self.ctx.spec.work_dir} "
+                f"({exc.strerror or exc}); the partial {DATASET_FILE} was removed. Free space "
+                "there, or point workDirRoot at a larger disk",
+            ) from exc
         return self.ctx.records_read
 
     def shard_config(self) -> dict[str, Any]:

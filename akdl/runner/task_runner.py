@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import os
@@ -29,8 +30,10 @@ from bridge.channel_client import ChannelClient
 from bridge.cluster import build_tf_config
 from bridge.coordinator.client import abort_error
 from bridge.coordinator.rules import RoundEvent
+from bridge.errors import CoordinatorError
 from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.task_ref import TaskRef
+from bridge.work_dir import TIMEOUT_STACKS_FILE
 
 __all__ = ["main", "run_task"]
 
@@ -99,7 +102,7 @@ class _Task:
 
     def __init__(self, spec: task_spec_pb2.TaskSpec, client: ChannelClient):
         task = TaskRef.from_proto(spec.task)
-        membership = ClusterMembership(spec, self._aborted, self._finished)
+        membership = ClusterMembership(spec, self._aborted, self._finished, self._lost)
         self.ctx = TaskContext(spec, task, client, client.open_output(), membership)
 
     def _aborted(self, event: RoundEvent) -> None:
@@ -109,11 +112,20 @@ class _Task:
         if event.failed_task is not None:
             self.ctx.output.fail(report)  # Flink is waiting for it, within rpcTimeoutS
         else:
-            # After a cancel nobody may read the channel any more: try briefly, then leave.
-            sender = threading.Thread(target=self.ctx.output.fail, args=(report,), daemon=True)
-            sender.start()
-            sender.join(_ABORT_REPORT_S)
+            self._try_to_fail(report)
         _exit_now(1)
+
+    def _lost(self, error: CoordinatorError) -> None:
+        _log.error("stopping: lost the stage's coordinator (its driver is gone or unreachable): "
+                   "%s", error)
+        self._try_to_fail(_error_message(self.ctx.task, error))
+        _exit_now(1)
+
+    def _try_to_fail(self, report: channel_pb2.TaskError) -> None:
+        """Send the error to Flink if anyone still reads the channel: try briefly, then leave."""
+        sender = threading.Thread(target=self.ctx.output.fail, args=(report,), daemon=True)
+        sender.start()
+        sender.join(_ABORT_REPORT_S)
 
     def _finished(self) -> None:
         _log.info("the job is finished; this serve-only task ends")
@@ -133,6 +145,7 @@ class _Task:
             ctx.output.fail(_error_message(ctx.task, exc))
             return 1
         ctx.membership.report_done(True)
+        ctx.membership.wait_finish()
         ctx.output.succeed(ctx.records_read)
         return 0
 
@@ -152,11 +165,23 @@ class _Task:
         kind.finish()
 
 
+def _arm_task_timeout(spec: task_spec_pb2.TaskSpec) -> None:
+    """With ``taskTimeoutS``: once it expires, dump every thread's stack and exit.
+
+    ``faulthandler`` does it from a C thread, so it works even while ``main`` holds the GIL
+    in native code. The Flink subtask reads the dump from the work dir into its error.
+    """
+    if spec.task_timeout_s > 0:
+        stacks = open(os.path.join(spec.work_dir, TIMEOUT_STACKS_FILE), "w")  # noqa: SIM115
+        faulthandler.dump_traceback_later(spec.task_timeout_s, exit=True, file=stacks)
+
+
 def run_task(spec: task_spec_pb2.TaskSpec, tf_import: _BackgroundImport | None = None) -> int:
     """Run one task described by ``spec``; returns the process exit code.
 
     ``tf_import`` is the warm-up import of TensorFlow, when it already started.
     """
+    _arm_task_timeout(spec)
     tf_import = tf_import or _BackgroundImport()
     client = ChannelClient(spec.channel_address, spec.token, spec.task, spec.rpc_timeout_s)
     task = _Task(spec, client)

@@ -6,20 +6,26 @@ import os
 import threading
 import time
 
-__all__ = ["start_parent_watchdog"]
+from bridge.process import PARENT_PID_ENV
+
+__all__ = ["PARENT_GONE_EXIT_CODE", "start_parent_watchdog"]
 
 PARENT_GONE_EXIT_CODE = 70
 
 
 def start_parent_watchdog(poll_s: float = 0.5) -> threading.Thread:
-    """Exit at once (code 70) when the parent process goes away, so no TF process is orphaned."""
-    parent = os.getppid()
+    """Exit at once (code 70) when the parent process goes away, so no TF process is orphaned.
+
+    The parent is the pid the spawner set in ``AKDL_PARENT_PID`` (`bridge.process`), else the
+    parent at this call.
+    """
+    expected = int(os.environ.get(PARENT_PID_ENV) or os.getppid())
 
     def watch() -> None:
         while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
+            if os.getppid() != expected:
                 os._exit(PARENT_GONE_EXIT_CODE)
+            time.sleep(poll_s)
 
     thread = threading.Thread(target=watch, name="akdl-parent-watchdog", daemon=True)
     thread.start()

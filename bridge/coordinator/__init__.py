@@ -32,7 +32,12 @@ Rules (``CoordinatorState`` enforces them; the servicer only translates messages
        name the round they belong to, so a late call for an ended round never leaks into the
        next one. A ``Register`` for a task already registered in a running round replaces its
        address.
-    5. After a round has ended, further done reports for it are ignored.
+    5. **Attempts.** Every call carries Flink's attempt number of the task's subtask. A task
+       that registers with a newer attempt than the one in the running round was restarted by
+       Flink: the round is aborted (its peers end and are restarted too) and the new attempt
+       starts a fresh round. A call from an attempt older than the newest seen is stale and is
+       rejected (``Register``) or ignored (done reports).
+    6. After a round has ended, further done reports for it are ignored.
 
 Security: every call must carry the job token in the ``akdl-token`` metadata; other calls are
 rejected with UNAUTHENTICATED.

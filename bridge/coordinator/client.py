@@ -218,6 +218,11 @@ class CoordinatorClient:
         self._watcher.start()
         return self._watcher
 
+    @property
+    def watching(self) -> bool:
+        """Whether the watch thread runs (it ends after the event, on close or when lost)."""
+        return self._watcher is not None and self._watcher.is_alive()
+
     def _watch_loop(self, on_event, on_lost) -> None:
         # The server answers an event-less poll before the call's deadline, so a poll that is
         # refused or outlives its deadline counts as the coordinator being unreachable.

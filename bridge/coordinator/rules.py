@@ -89,6 +89,7 @@ class _Round:
         self.started_at = started_at
         self.addresses: dict[TaskRef, str] = {}
         self.lengths: dict[TaskRef, int] = {}
+        self.attempts: dict[TaskRef, int] = {}
         self.succeeded: set[TaskRef] = set()
         self.serve_only: set[TaskRef] = set()
         self.outcome: RoundEvent | None = None
@@ -124,6 +125,8 @@ class CoordinatorState:
         self._rounds: dict[int, _Round] = {1: _Round(1, clock())}
         self._current = 1
         self._closed = False
+        # The newest attempt seen of each task, across rounds (rule 5).
+        self._attempts: dict[TaskRef, int] = {}
 
     # -- lookups (caller holds the lock) --
 
@@ -208,31 +211,64 @@ class CoordinatorState:
             return round_number or self._current
 
     def register(
-        self, task: TaskRef, address: str, dataset_length: int = 0, round_number: int = 0
+        self,
+        task: TaskRef,
+        address: str,
+        dataset_length: int = 0,
+        round_number: int = 0,
+        solo: bool = False,
     ) -> int:
         """Record a task's address and shard size; returns the round it belongs to.
 
         With ``round_number`` 0 the task joins the current round, or starts a new one when the
         current round has ended. With a round number (a repeated long poll) it stays in that
         round; a round that has ended is left untouched, and its outcome tells the caller.
+        A newer attempt of a task in the running round aborts that round first (rule 5),
+        unless the task is ``solo`` (needs no cluster, so its peers need not re-form).
 
         Raises:
-            InvalidTaskError: the task or round is not part of the stage.
+            InvalidTaskError: the task or round is not part of the stage, or the attempt is
+                stale.
         """
         with self._cond:
+            attempt = task.attempt
             task = self._task(task)
+            self._check_attempt(task, attempt)
             rnd = self._lookup(round_number)
             if rnd is None:
                 return round_number
+            restarted = self._restarted(rnd, task, attempt)
+            if not solo and round_number == 0 and rnd.outcome is None and restarted:
+                rnd.outcome = RoundEvent(
+                    EventKind.ABORT, rnd.number, task,
+                    f"{task.label} was restarted by Flink (attempt {attempt}); the stage's "
+                    "cluster re-forms in a new round",
+                )
+                self._cond.notify_all()
+            self._attempts[task] = attempt
             if round_number == 0 and rnd.outcome is not None:
                 rnd = self._start_round()
             if rnd.outcome is not None:
                 return rnd.number
             rnd.addresses[task] = address
             rnd.lengths[task] = dataset_length
+            rnd.attempts[task] = attempt
             rnd.succeeded.discard(task)
             self._cond.notify_all()
             return rnd.number
+
+    def _check_attempt(self, task: TaskRef, attempt: int) -> None:
+        """Reject a call from an attempt older than the newest seen (rule 5)."""
+        newest = self._attempts.get(task, attempt)
+        if attempt < newest:
+            raise InvalidTaskError(
+                task.label, f"attempt {attempt} is stale: Flink restarted it as attempt {newest}"
+            )
+
+    @staticmethod
+    def _restarted(rnd: _Round, task: TaskRef, attempt: int) -> bool:
+        """Whether an older attempt of ``task`` is part of the running round ``rnd``."""
+        return task in rnd.addresses and rnd.attempts.get(task, 0) < attempt
 
     def rendezvous(self, round_number: int = 0) -> Rendezvous:
         """A snapshot of the round: cluster (once complete), missing tasks and outcome."""
@@ -274,16 +310,20 @@ class CoordinatorState:
         """Record that a task's user code returned or raised; returns the round's outcome.
 
         A failure aborts the round (rule 2); a success may finish it (rule 3). With
-        ``serve_only`` the task is also marked serve-only. Reports for an ended round are ignored.
+        ``serve_only`` the task is also marked serve-only. Reports for an ended round, and from
+        a stale attempt (rule 5), are ignored.
 
         Raises:
             InvalidTaskError: the task is not in the stage, or the chief is marked serve-only.
         """
         with self._cond:
+            attempt = task.attempt
             task = self._task(task)
             rnd = self._lookup(round_number)
             if rnd is None or rnd.outcome is not None:
                 return None if rnd is None else rnd.outcome
+            if attempt < self._attempts.get(task, attempt):
+                return None
             if serve_only:
                 self._mark_locked(rnd, task)
             if not success:

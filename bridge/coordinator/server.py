@@ -75,7 +75,7 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         """Record the task, then hold until the round's rendezvous completes or the slice ends."""
         address = join_host_port(request.host, request.port)
         number = self._apply(context, self._state.register, request.task, address,
-                             request.dataset_length, request.round)
+                             request.dataset_length, request.round, request.solo)
         if request.solo:
             return cluster_info(self._state.solo_view(number, address))
         view = self._state.wait_rendezvous(number, _hold_s(context, self._register_slice_s))

@@ -18,14 +18,16 @@ WORKER: Role
 PS: Role
 
 class TaskId(_message.Message):
-    __slots__ = ("role", "index", "subtask")
+    __slots__ = ("role", "index", "subtask", "attempt")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     SUBTASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     role: Role
     index: int
     subtask: int
-    def __init__(self, role: _Optional[_Union[Role, str]] = ..., index: _Optional[int] = ..., subtask: _Optional[int] = ...) -> None: ...
+    attempt: int
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., index: _Optional[int] = ..., subtask: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class RecordBatch(_message.Message):
     __slots__ = ("records",)

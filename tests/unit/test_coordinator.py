@@ -596,3 +596,65 @@ def test_a_solo_task_is_answered_at_once_and_still_gets_the_abort(make_server, m
     server.cancel("the job was cancelled")
     event = events.get(timeout=5)
     assert event.kind is EventKind.ABORT and event.failed_task is None
+
+
+# -- rule 5: attempts (Flink restarts) --
+
+
+def test_a_restarted_task_aborts_the_running_round_and_starts_a_fresh_one():
+    state = CoordinatorState(2, 0)
+    state.register(worker(0), "w0:1", 5)
+    state.register(worker(1), "w1:1", 5)
+    assert state.rendezvous().complete
+    restarted = worker(1).with_attempt(1)
+    number = state.register(restarted, "w1:2", 5)
+    assert number == 2
+    old = state.rendezvous(1).outcome
+    assert old.kind is EventKind.ABORT and old.failed_task == worker(1)
+    assert "restarted by Flink (attempt 1)" in old.reason
+    fresh = state.rendezvous(2)
+    assert not fresh.complete and names(fresh.missing) == ["chief:0"]
+    state.register(worker(0).with_attempt(1), "w0:2", 5)
+    assert state.rendezvous(2).cluster.worker_addresses == ("w0:2", "w1:2")
+
+
+def test_a_newer_attempt_of_a_task_not_yet_registered_joins_the_round():
+    state = CoordinatorState(2, 0)
+    state.register(worker(0), "w0:1", 5)
+    assert state.register(worker(1).with_attempt(1), "w1:2", 5) == 1
+    view = state.rendezvous(1)
+    assert view.complete and view.outcome is None
+
+
+def test_a_stale_attempt_is_rejected_and_its_reports_are_ignored():
+    state = CoordinatorState(2, 0)
+    state.register(worker(0), "w0:1", 5)
+    state.register(worker(1).with_attempt(2), "w1:1", 5)
+    stale = "attempt 1 is stale: Flink restarted it as attempt 2"
+    with pytest.raises(InvalidTaskError, match=stale):
+        state.register(worker(1).with_attempt(1), "w1:0", 5)
+    assert state.report_done(worker(1).with_attempt(1), False, "late failure") is None
+    assert state.rendezvous().outcome is None
+
+
+def test_a_restarted_solo_task_does_not_abort_its_peers():
+    state = CoordinatorState(2, 0)
+    state.register(worker(0), "w0:1", 0, solo=True)
+    state.register(worker(1), "w1:1", 0, solo=True)
+    assert state.register(worker(1).with_attempt(1), "w1:2", 0, solo=True) == 1
+    assert state.rendezvous(1).outcome is None
+
+
+def test_attempts_travel_over_grpc():
+    with CoordinatorServer(1, 0) as server:
+        client = CoordinatorClient(server.address, server.token, worker(0).with_attempt(3), 5.0)
+        try:
+            client.register("127.0.0.1", 1, 0, Deadline(10, "rendezvous"))
+            stale = CoordinatorClient(server.address, server.token, worker(0).with_attempt(2), 5.0)
+            try:
+                with pytest.raises(CoordinatorError, match="attempt 2 is stale"):
+                    stale.register("127.0.0.1", 2, 0, Deadline(10, "rendezvous"))
+            finally:
+                stale.close()
+        finally:
+            client.close()

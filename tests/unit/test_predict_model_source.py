@@ -157,3 +157,27 @@ def test_bad_model_rows(tmp_path):
     with pytest.raises(PredictError, match=r"\(model_id, model_info\) pairs"):
         model_dir_from_rows(["x"], tmp_path / "scratch")
     assert issubclass(PredictError, AkdlError)
+
+
+def test_an_archive_over_the_unpack_limit_is_refused_before_writing(tmp_path, monkeypatch):
+    from bridge.archive_limits import MAX_BYTES_ENV
+
+    source = fake_saved_model(tmp_path / "model")
+    archive = zip_dir(source, tmp_path / "model.zip")
+    monkeypatch.setenv(MAX_BYTES_ENV, "4")
+    scratch = tmp_path / "scratch"
+    with pytest.raises(PredictError, match=f"over the limit of .*{MAX_BYTES_ENV}"):
+        resolve_model_path(archive, scratch)
+    assert not scratch.exists()
+
+
+def test_a_tar_over_the_unpack_limit_is_refused(tmp_path, monkeypatch):
+    from bridge.archive_limits import MAX_BYTES_ENV
+
+    source = fake_saved_model(tmp_path / "model")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source, arcname=".")
+    monkeypatch.setenv(MAX_BYTES_ENV, "4")
+    with pytest.raises(PredictError, match="would unpack to"):
+        resolve_model_path(archive, tmp_path / "scratch")

@@ -124,8 +124,8 @@ def test_process_exit_without_result_names_task_and_code(start_session):
         session.finish(timeout_s=120)
     err = info.value
     assert err.returncode == 3
-    assert err.task == "chief:0"
-    assert "TestOp TF process chief:0 exited with code 3" in str(err)
+    assert err.task == "chief:0 (subtask 0)"
+    assert "TestOp TF process chief:0 (subtask 0) exited with code 3" in str(err)
     assert "[chief:0] about to exit" in err.last_lines
     assert session.failed
 
@@ -146,7 +146,9 @@ def test_user_error_carries_message_and_traceback_and_keeps_work_dir(start_sessi
     pid = session._process.pid
     session.close()
     assert is_gone(pid)
-    assert os.path.isfile(os.path.join(session.work_dir, "dataset.tfrecords"))  # kept to debug
+    # The work dir is kept to debug, without the spooled input that could fill the disk.
+    assert os.path.isfile(os.path.join(session.work_dir, "task_spec.pb"))
+    assert not os.path.exists(os.path.join(session.work_dir, "dataset.tfrecords"))
 
 
 def test_script_without_main_fails_naming_main(start_session):
