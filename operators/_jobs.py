@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.addresses import coordinator_advertised_host, coordinator_bind_host
 from bridge.coordinator.server import CoordinatorServer
 from bridge.errors import AkdlError
 from operators._warm_pool import WarmPool
@@ -47,12 +48,15 @@ class StageHandle:
         num_workers: workers, the chief included.
         num_ps: parameter servers.
         python_executable: the interpreter of its TF processes (for warm processes).
+        coordinator: ``"address token"`` of a standalone coordinator the stage uses, or
+            ``""`` for one that the job's driver runs.
     """
 
     stage_id: str
     num_workers: int
     num_ps: int
     python_executable: str = ""
+    coordinator: str = ""
 
     @property
     def job_parameter(self) -> str:
@@ -110,6 +114,7 @@ class JobRunner:
         self.warm = warm
         self._lock = threading.Lock()
         self._running: dict[StageHandle, CoordinatorServer] = {}
+        self._external: dict[StageHandle, str] = {}
 
     @contextlib.contextmanager
     def job(self, t_env: Any, stages: Iterable[StageHandle]) -> Iterator[Job]:
@@ -137,8 +142,13 @@ class JobRunner:
                         "stage runs in one job at a time"
                     )
                 for stage in stages:
-                    servers[stage] = CoordinatorServer(stage.num_workers, stage.num_ps)
+                    if stage.coordinator:
+                        continue  # a standalone one, published as it is
+                    servers[stage] = CoordinatorServer(
+                        stage.num_workers, stage.num_ps, host=coordinator_bind_host(),
+                        advertised_host=coordinator_advertised_host())
                 self._running.update(servers)
+                self._external.update({s: s.coordinator for s in stages if s.coordinator})
                 self._publish(t_env)
             if self.warm:
                 pools += [WarmPool(s.stage_id, s.python_executable, s.num_workers + s.num_ps)
@@ -156,6 +166,8 @@ class JobRunner:
             with self._lock:
                 for stage in servers:
                     self._running.pop(stage, None)
+                for stage in stages:
+                    self._external.pop(stage, None)
                 self._publish(t_env)
 
     def _publish(self, t_env: Any) -> None:
@@ -174,6 +186,8 @@ class JobRunner:
         }
         for stage, server in self._running.items():
             parameters[stage.job_parameter] = _encode(server.address, server.token)
+        for stage, line in self._external.items():
+            parameters[stage.job_parameter] = _encode(*line.split())
         j_map = get_gateway().jvm.java.util.HashMap()
         for key, value in parameters.items():
             j_map.put(key, value)

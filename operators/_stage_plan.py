@@ -20,6 +20,7 @@ from typing import Any
 
 from bridge.protos import task_spec_pb2
 from bridge.work_dir import RESERVED_NAMES
+from operators._cluster import cluster_slots, rest_url
 from operators._jobs import StageHandle
 
 __all__ = [
@@ -177,6 +178,13 @@ def check_slots(op: Any, t_env: Any, needed: int) -> None:
     The TF processes of a stage wait for each other at the rendezvous; with fewer slots than
     processes, Flink would run some only after others finish, which never happens.
     """
+    from pyflink.util.java_utils import get_j_env_configuration
+
+    j_config = get_j_env_configuration(t_env._j_tenv.execEnv())
+    target = j_config.getString("execution.target", "local") or "local"
+    if target not in ("local", "minicluster"):
+        _check_cluster_slots(op, j_config, needed)
+        return
     configured = t_env.get_config().get("taskmanager.numberOfTaskSlots", "")
     if configured and int(configured) < needed:
         raise op._param_error(
@@ -185,6 +193,34 @@ def check_slots(op: Any, t_env: Any, needed: int) -> None:
             f"taskmanager.numberOfTaskSlots = {configured}; lower numWorkers/numPSs or "
             f"give the task manager at least {needed} slots",
         )
+
+
+def _coordinator_line(op: Any) -> str:
+    """The ``coordinator`` parameter, checked: ``"host:port token"`` or empty."""
+    line = op.getCoordinator().strip()
+    if line and (len(line.split()) != 2 or ":" not in line.split()[0]):
+        raise op._param_error(
+            "coordinator", f"must be the 'host:port token' line that python -m "
+            f"bridge.coordinator printed, got {line!r}")
+    return line
+
+
+def _check_cluster_slots(op: Any, j_config: Any, needed: int) -> None:
+    """The slot check against the cluster itself (its REST API), not the client's config."""
+    url = rest_url(j_config)
+    slots = cluster_slots(url) if url else None
+    if slots is None:
+        return
+    if slots.total < needed:
+        raise op._param_error(
+            "numWorkers",
+            f"+ numPSs = {needed} TF processes must run at once, but the cluster at {slots.url} "
+            f"has {slots.total} task slots in all; lower numWorkers/numPSs or add TaskManagers",
+        )
+    if slots.available < needed:
+        _log.warning("%s: the stage needs %d slots at once and the cluster at %s has %d free "
+                     "now; it waits for the rest up to rendezvousTimeoutS",
+                     op.__class__.__name__, needed, slots.url, slots.available)
 
 
 def cap_bundle_time(t_env: Any, flush_interval_ms: int, operator: str) -> None:
@@ -264,7 +300,8 @@ def plan_stage(
     if predict is not None:
         spec.predict.CopyFrom(predict)
     python = check_python(op, op.getPythonEnv())
-    stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps, python)
+    stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps, python,
+                        _coordinator_line(op))
     return StagePlan(
         stage=stage,
         spec=spec,

@@ -43,6 +43,10 @@ COMMON_PARAMS = (
           doc="longest wait on a peer (TF process, channel) before the job fails"),
     Param("rendezvousTimeoutS", float, default=300.0, validate=at_least(1),
           doc="how long all TF processes of a stage may take to start and register"),
+    Param("coordinator", str, default="",
+          doc="the 'address token' line printed by a standalone coordinator (python -m "
+              "bridge.coordinator): the stage uses it instead of one in this program, so a "
+              "detached job (flink run -d) outlives the program"),
     Param("taskTimeoutS", float, default=0.0, validate=at_least(0),
           doc="longest a TF process may run, from its start (0: no limit); on expiry the job "
               "fails with the stacks of the process's threads, and its peers are aborted"),

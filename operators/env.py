@@ -58,8 +58,10 @@ __all__ = [
     "get_stream_env",
     "get_stream_table_env",
     "is_print_process_info",
+    "is_cluster_environment",
     "useLocalEnv",
     "use_local_env",
+    "use_remote_env",
     "use_table_env",
 ]
 
@@ -103,15 +105,17 @@ class AkdlEnvironment:
         default_factory=lambda: {False: [], True: []}
     )
     jobs: JobRunner = field(default_factory=lambda: JobRunner(warm=True))
+    parallelism_from_context: bool = True
+    remote: tuple[str, int] | None = None
 
     def pair(self, stream: bool) -> _EnvPair:
-        """The batch or stream pair, created (locally) on first use."""
+        """The batch or stream pair, created on first use (see `_create_pair`)."""
         if stream:
             if self.stream is None:
-                self.stream = _create_local(self, stream=True)
+                self.stream = _create_pair(self, stream=True)
             return self.stream
         if self.batch is None:
-            self.batch = _create_local(self, stream=False)
+            self.batch = _create_pair(self, stream=False)
         return self.batch
 
 
@@ -151,26 +155,72 @@ def use_local_env(parallelism: int, config: Mapping[str, Any] | None = None) -> 
         raise ParamError(
             "use_local_env", "parallelism", f"must be an int >= 1, got {parallelism!r}"
         )
-    settings = AkdlEnvironment(parallelism=parallelism)
+    settings = AkdlEnvironment(parallelism=parallelism, parallelism_from_context=False)
+    _apply_config(settings, config, "use_local_env")
+    if settings.worker_mode == "process":
+        settings.flink_config.setdefault("python.executable", sys.executable)
+        settings.jobs.warm = False  # the subtasks run in other processes
+    settings.batch = _create_pair(settings, stream=False)
+    _current = settings
+
+
+useLocalEnv = use_local_env  # Alink's spelling
+
+
+def use_remote_env(
+    host: str, port: int, parallelism: int | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """Makes a running Flink cluster (its JobManager's REST endpoint) the default environment.
+
+    Jobs are submitted to the cluster for real, from this plain Python program (no ``flink
+    run``). Its TaskManagers run the Python functions in process mode, with their own
+    ``python.executable``, which needs akdl and TensorFlow (see docs/cluster.md). The
+    flink-python jar of the installed wheel ships with every job.
+
+    Args:
+        host: the JobManager's host, e.g. ``"localhost"``.
+        port: its REST port, e.g. 8081.
+        parallelism: the default parallelism; default: the cluster's ``parallelism.default``.
+        config: Flink options set on the jobs, as for `use_local_env` (``debug_mode`` too;
+            ``python_worker_mode`` does not apply: a cluster runs process mode).
+
+    Raises:
+        ParamError: a bad host, port, parallelism or config value.
+    """
+    global _current
+    if not host or not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ParamError("use_remote_env", "host/port",
+                         f"must be a host name and a port in 1..65535, got {host!r}:{port!r}")
+    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+        raise ParamError(
+            "use_remote_env", "parallelism", f"must be an int >= 1, got {parallelism!r}"
+        )
+    settings = AkdlEnvironment(parallelism=parallelism or 1,
+                               parallelism_from_context=parallelism is None,
+                               remote=(host, port))
+    _apply_config(settings, config, "use_remote_env")
+    if settings.worker_mode is not None:
+        raise ParamError("use_remote_env", WORKER_MODE_KEY,
+                         "does not apply: a cluster runs Python functions in process mode")
+    settings.jobs.warm = False
+    settings.batch = _create_pair(settings, stream=False)
+    _current = settings
+
+
+def _apply_config(settings: AkdlEnvironment, config: Mapping[str, Any] | None,
+                  caller: str) -> None:
     for key, value in dict(config or {}).items():
         if key == DEBUG_MODE_KEY:
             settings.print_process_info = bool(value)
         elif key == WORKER_MODE_KEY:
             if value not in _WORKER_MODES:
                 raise ParamError(
-                    "use_local_env", key, f"must be one of {_WORKER_MODES}, got {value!r}"
+                    caller, key, f"must be one of {_WORKER_MODES}, got {value!r}"
                 )
             settings.worker_mode = value
         else:
             settings.flink_config[str(key)] = _config_string(value)
-    if settings.worker_mode == "process":
-        settings.flink_config.setdefault("python.executable", sys.executable)
-        settings.jobs.warm = False  # the subtasks run in other processes
-    settings.batch = _create_local(settings, stream=False)
-    _current = settings
-
-
-useLocalEnv = use_local_env  # Alink's spelling
 
 
 def use_table_env(
@@ -322,7 +372,14 @@ COMMON_DEFAULTS = {
 }
 
 
-def _create_local(settings: AkdlEnvironment, stream: bool) -> _EnvPair:
+def _create_pair(settings: AkdlEnvironment, stream: bool) -> _EnvPair:
+    """A table environment over the context's execution environment, or the remote one.
+
+    Under ``flink run`` the context environment is the cluster's (``execution.target`` is not
+    local): then the TF processes run beside TaskManagers, so no warm pool is kept here, and
+    unless the program chose a parallelism, the context's (``-p`` or the cluster's default) is
+    the operators' default.
+    """
     conf = Configuration()
     defaults = COMMON_DEFAULTS if stream else {**COMMON_DEFAULTS, **BATCH_DEFAULTS}
     options = {**defaults, **settings.flink_config}
@@ -331,12 +388,57 @@ def _create_local(settings: AkdlEnvironment, stream: bool) -> _EnvPair:
     builder = EnvironmentSettings.new_instance()
     builder = builder.in_streaming_mode() if stream else builder.in_batch_mode()
     with _worker_mode(settings.worker_mode):
-        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        if settings.remote is not None:
+            env = _remote_execution_environment(*settings.remote, conf)
+        else:
+            env = StreamExecutionEnvironment.get_execution_environment(conf)
         env.set_runtime_mode(
             RuntimeExecutionMode.STREAMING if stream else RuntimeExecutionMode.BATCH
         )
+        if is_cluster_environment(env):
+            settings.jobs.warm = False
+            if settings.parallelism_from_context and env.get_parallelism() > 0:
+                settings.parallelism = env.get_parallelism()
         env.set_parallelism(settings.parallelism)
         t_env = StreamTableEnvironment.create(env, builder.with_configuration(conf).build())
     for key, value in options.items():
         t_env.get_config().set(key, value)
     return _EnvPair(env, t_env)
+
+
+def is_cluster_environment(env: StreamExecutionEnvironment) -> bool:
+    """Whether jobs of ``env`` run on a real cluster (``execution.target`` is not local).
+
+    Args:
+        env: an execution environment.
+
+    Returns:
+        True under ``flink run`` against a cluster, or for `use_remote_env`.
+    """
+    from pyflink.util.java_utils import get_j_env_configuration
+
+    j_config = get_j_env_configuration(env._j_stream_execution_environment)
+    target = j_config.getString("execution.target", "local") or "local"
+    return target not in ("local", "minicluster")
+
+
+def _remote_execution_environment(host: str, port: int,
+                                  conf: Configuration) -> StreamExecutionEnvironment:
+    """A Java ``createRemoteEnvironment`` wrapped for Python, shipping the flink-python jar.
+
+    ``execution.target: remote`` alone would silently run a local mini-cluster.
+    """
+    import glob
+
+    import pyflink
+    from pyflink.java_gateway import get_gateway
+
+    gateway = get_gateway()
+    jars = sorted(glob.glob(os.path.join(os.path.dirname(pyflink.__file__), "opt",
+                                         "flink-python-*.jar")))
+    j_jars = gateway.new_array(gateway.jvm.String, len(jars))
+    for i, jar in enumerate(jars):
+        j_jars[i] = jar
+    j_env_class = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+    j_env = j_env_class.createRemoteEnvironment(host, port, conf._j_configuration, j_jars)
+    return StreamExecutionEnvironment(j_env)

@@ -142,15 +142,20 @@ def startup(trials: int, script: str) -> dict:
 
 
 def profile_feed(rows: int) -> dict:
-    """The top frames (self time) of a py-spy profile of bench_feed, Flink side and TF side."""
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = os.path.join(tmp, "feed.txt")
-        subprocess.run(["py-spy", "record", "-o", raw, "-f", "raw", "-r", "100",
-                        "--subprocesses", "--", sys.executable,
-                        os.path.join(HERE, "bench_feed.py"), "--rows", str(rows),
-                        "--repeat", "1"], check=True, capture_output=True)
-        return {"flink_side": top_frames(raw, "_columnar_functions"),
-                "tf_side": top_frames(raw, "akdl/runner/task_kinds.py")}
+    """Top frames (self time) of py-spy profiles of bench_feed, before and after: the row path
+    (``dataPath=rows``, what every stage took before the columnar path) and the columnar one."""
+    profiles = {}
+    for path, flink_marker in (("rows", "_stage_function"), ("columnar", "_columnar_functions")):
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = os.path.join(tmp, "feed.txt")
+            subprocess.run(["py-spy", "record", "-o", raw, "-f", "raw", "-r", "100",
+                            "--subprocesses", "--", sys.executable,
+                            os.path.join(HERE, "bench_feed.py"), "--rows", str(rows),
+                            "--repeat", "1", "--data-path", path],
+                           check=True, capture_output=True)
+            profiles[path] = {"flink_side": top_frames(raw, flink_marker),
+                              "tf_side": top_frames(raw, "akdl/runner/task_kinds.py")}
+    return profiles
 
 
 def top_frames(raw: str, marker: str, count: int = 12) -> list[tuple[str, float]]:

@@ -20,7 +20,7 @@ import time
 from pyflink.common import Row, Types
 from pyflink.table import TableDescriptor
 
-from operators import RandomTableSourceBatchOp, TensorFlowBatchOp, use_local_env
+from operators import RandomTableSourceBatchOp, TensorFlowBatchOp, use_local_env, use_remote_env
 
 COUNT_SCRIPT = """
 def main(task_config):
@@ -33,9 +33,10 @@ def labeled_source(rows: int):
     return source.select("*, case when RAND() > 0.5 then 1. else 0. end as label")
 
 
-def time_tf_op(rows: int, workers: int, script: str) -> float:
+def time_tf_op(rows: int, workers: int, script: str, data_path: str = "auto") -> float:
     op = TensorFlowBatchOp(user_files=[script], main_script_file=os.path.basename(script),
-                           output_schema_str="n long", num_workers=workers, num_ps=0)
+                           output_schema_str="n long", num_workers=workers, num_ps=0,
+                           data_path=data_path)
     start = time.perf_counter()
     counted = sum(r[0] for r in labeled_source(rows).link(op).collect())
     elapsed = time.perf_counter() - start
@@ -66,24 +67,34 @@ def main() -> None:
                         help="PyFlink Python worker mode for both sides")
     parser.add_argument("--flink-option", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Flink option for both sides (repeatable)")
+    parser.add_argument("--remote", metavar="HOST:PORT",
+                        help="run both sides on this Flink cluster (use_remote_env) instead of "
+                             "the mini-cluster; --worker-mode does not apply there")
+    parser.add_argument("--data-path", choices=["auto", "columnar", "rows"], default="auto",
+                        help="the TF operator's dataPath")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    results: dict = {"rows": args.rows, "mode": args.worker_mode, "workers": {}}
+    mode = f"cluster {args.remote}" if args.remote else args.worker_mode
+    results: dict = {"rows": args.rows, "mode": mode, "workers": {}}
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "count_only.py")
         with open(script, "w") as f:
             f.write(textwrap.dedent(COUNT_SCRIPT))
         for workers in args.workers:
             options = dict(option.split("=", 1) for option in args.flink_option)
-            use_local_env(workers, {"python_worker_mode": args.worker_mode, **options})
+            if args.remote:
+                host, port = args.remote.rsplit(":", 1)
+                use_remote_env(host, int(port), workers, options)
+            else:
+                use_local_env(workers, {"python_worker_mode": args.worker_mode, **options})
             # Warm-up of both paths: JVM, Python worker, planner and class-loading caches.
             time_bare_map(20_000, workers)
-            time_tf_op(20_000, workers, script)
+            time_tf_op(20_000, workers, script, args.data_path)
             ratios = []
             runs = results["workers"][str(workers)] = []
             for attempt in range(args.repeat):
                 t_map = time_bare_map(args.rows, workers)
-                t_op = time_tf_op(args.rows, workers, script)
+                t_op = time_tf_op(args.rows, workers, script, args.data_path)
                 runs.append({"op_rows_per_s": args.rows / t_op,
                              "map_rows_per_s": args.rows / t_map, "ratio": t_map / t_op})
                 print(f"workers={workers} rows={args.rows} run={attempt + 1}: "
@@ -91,7 +102,7 @@ def main() -> None:
                       f"bare map {args.rows / t_map:,.0f} rows/s ({t_map:.1f} s), "
                       f"ratio {t_map / t_op:.2f}", flush=True)
                 ratios.append(t_map / t_op)
-            print(f"workers={workers} mode={args.worker_mode}: median ratio "
+            print(f"workers={workers} mode={mode}: median ratio "
                   f"{statistics.median(ratios):.2f} over {len(ratios)} runs "
                   f"(TensorFlowBatchOp rows/s / bare map rows/s)", flush=True)
     if args.json:

@@ -300,6 +300,8 @@ def main() -> None:
     parser.add_argument("--beam-source", nargs="+", choices=["create", "generated"],
                         default=["create", "generated"],
                         help="where Beam's rows come from (see the module docstring)")
+    parser.add_argument("--remote", metavar="HOST:PORT",
+                        help="run the Flink sides (A, D) on this cluster (use_remote_env)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -315,7 +317,7 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
 
-    from operators import use_local_env
+    from operators import use_local_env, use_remote_env
 
     rows, batch = args.rows, args.batch_size
     with tempfile.TemporaryDirectory() as workdir:
@@ -326,7 +328,11 @@ def main() -> None:
               f"{time.perf_counter() - begin:.1f} s", flush=True)
         print(f"rows={rows} batch_size={batch} repeat={args.repeat} parallelism=1", flush=True)
 
-        use_local_env(1)
+        if args.remote:
+            host, port = args.remote.rsplit(":", 1)
+            use_remote_env(host, int(port), 1)
+        else:
+            use_local_env(1)
         flink_warmup_and_sample(workdir, batch)
         time_bare_map(2_000)  # warm-up of the map's path
         flink_seconds, map_seconds = [], []

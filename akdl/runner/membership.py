@@ -23,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+from bridge.addresses import LOOPBACK, tf_advertised_host
 from bridge.cluster import build_cluster
 from bridge.coordinator.client import CoordinatorClient
 from bridge.coordinator.rules import EventKind, RoundEvent
@@ -32,12 +33,11 @@ from bridge.task_ref import Role, TaskRef
 
 __all__ = ["ClusterMembership"]
 
-_LOOPBACK = "127.0.0.1"
 _FINISH_POLL_S = 0.5
 _log = logging.getLogger("akdl.runner")
 
 
-def _free_port(host: str = _LOOPBACK) -> int:
+def _free_port(host: str) -> int:
     """A port free right now, for this task's TF server (which binds it later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -81,20 +81,21 @@ class ClusterMembership:
         A ``solo`` task (one that needs no cluster, such as a predict task) does not wait for
         the others and gets an empty cluster; it still watches for the round's ABORT.
         """
-        port = _free_port()
+        host = tf_advertised_host()
+        port = _free_port(host if host == LOOPBACK else "")
         if solo:
             if self._client is not None:
                 deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
-                self._client.register(_LOOPBACK, port, dataset_length, deadline, solo=True)
+                self._client.register(host, port, dataset_length, deadline, solo=True)
                 self._client.watch(self._on_event, self._on_lost)
             return {}
         if self._client is None:
-            self.cluster = build_cluster([f"{_LOOPBACK}:{port}"], [])
+            self.cluster = build_cluster([f"{host}:{port}"], [])
             self.worker_dataset_lengths = [dataset_length]
             return self.cluster
         deadline = self._client.rendezvous_deadline(self._rendezvous_timeout_s)
         try:
-            info = self._client.register(_LOOPBACK, port, dataset_length, deadline)
+            info = self._client.register(host, port, dataset_length, deadline)
         except DeadlineExceeded as exc:
             raise DeadlineExceeded(
                 exc.waited_for, exc.timeout_s, exc.missing,

@@ -75,7 +75,7 @@ def test_cancelling_one_job_leaves_another_job_of_the_driver_running(
     )
     sampled = source.link(echo).collect(max_rows=20)
     assert len(sampled) == 20
-    assert batch.is_alive(), "the batch job ended before the stream job was cancelled"
+    assert batch.is_alive(), f"the batch job ended before the stream job was cancelled: {result}"
     open(go, "w").close()
     batch.join(180)
     assert "error" not in result, result.get("error")

@@ -1,0 +1,232 @@
+"""A real standalone Flink cluster from the installed wheel: 2 TaskManagers x 2 slots.
+
+The TF stages run inside the TaskManagers' Python workers (process mode), jobs are submitted
+with ``flink run -py`` and with ``use_remote_env``. The steps share one cluster and run in
+order; each prints its time. Switched on by ``--cluster`` (``scripts/test.sh`` passes it) or
+``AKDL_CLUSTER_TESTS=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+from session_processes import driver_environ, session_runners
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLUSTER_TOOL = os.path.join(REPO, "scripts", "flink_cluster.py")
+
+
+def cluster_tool(cluster_dir, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, CLUSTER_TOOL, "--dir", str(cluster_dir), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env=driver_environ())
+
+
+def tree_of(pids: list[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            found += [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+class Cluster:
+    """The test's cluster: its directory, REST port and the pids of its JVMs."""
+
+    def __init__(self, root):
+        self.root = root
+        self.rest_port = 0
+        self.jvm_pids: list[int] = []
+
+    def flink(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return cluster_tool(self.root, "flink", *args, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flink-cluster")
+    started = time.monotonic()
+    done = cluster_tool(root, "start", "--taskmanagers", "2", "--slots", "2", "--rest-port", "0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"\n[cluster] step 1, start 2 TaskManagers x 2 slots: "
+          f"{time.monotonic() - started:.1f} s ({done.stdout.strip()})")
+    c = Cluster(root)
+    state = json.loads((root / "cluster.json").read_text())
+    c.rest_port = state["rest_port"]
+    assert f"http://localhost:{c.rest_port}" in done.stdout
+    c.jvm_pids = [int(p) for f in (root / "pid").glob("*.pid") for p in f.read_text().split()]
+    assert len(c.jvm_pids) == 3  # a JobManager and two TaskManagers
+    try:
+        yield c
+    finally:
+        cluster_tool(root, "stop")
+        for proc in tree_of(c.jvm_pids):  # the stop test checks this; never leave them
+            proc.kill()
+
+
+SEED_2W_1PS = """
+    import json, sys
+    from operators import *
+
+    script, out = sys.argv[1], sys.argv[2]
+    source = RandomTableSourceBatchOp().setNumRows(200).setNumCols(10)
+    params = {"featureCols": json.dumps(source.getColNames()), "labelCol": "label",
+              "batch_size": 16, "num_epochs": 1}
+    op = (TensorFlowBatchOp().setUserFiles([script]).setMainScriptFile(script)
+          .setUserParams(json.dumps(params))
+          .setOutputSchemaStr("model_id long, model_info string")
+          .setNumWorkers(2).setNumPSs(1).setRendezvousTimeoutS(120.0))
+    rows = source.select("*, case when RAND() > 0.5 then 1. else 0. end as label") \\
+        .link(op).collect()
+    with open(out, "w") as f:
+        json.dump([[r[0], r[1]] for r in rows], f)
+"""
+
+
+def test_1_seed_example_with_two_workers_and_a_ps_through_flink_run(cluster, tmp_path):
+    program = tmp_path / "seed_2w_1ps.py"
+    program.write_text(textwrap.dedent(SEED_2W_1PS))
+    out = tmp_path / "rows.json"
+    script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    started = time.monotonic()
+    done = cluster.flink("run", "-py", str(program), script, str(out))
+    print(f"\n[cluster] step 2, seed example 2 workers + 1 PS via flink run: "
+          f"{time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    rows = json.loads(out.read_text())
+    assert sorted(r[0] for r in rows) == list(range(len(rows))) and len(rows) >= 2
+    assert [r[1] for r in rows if r[0] == 0] == ["dnn_model.zip"]
+
+
+def test_2_bounded_stream_through_use_remote_env(cluster, write_script):
+    from operators import MemSourceStreamOp, TensorFlowStreamOp, use_local_env, use_remote_env
+
+    script = write_script("double.py", """
+        import tensorflow as tf
+
+        SPEC = {"id": tf.io.FixedLenFeature([], tf.int64)}
+
+        def main(task_config):
+            for record in task_config.dataset_fn():
+                i = int(tf.io.parse_single_example(record, SPEC)["id"])
+                task_config.output_writer.write_row({"id": i, "twice": 2 * i})
+    """)
+    use_remote_env("localhost", cluster.rest_port, parallelism=2)
+    try:
+        started = time.monotonic()
+        op = TensorFlowStreamOp(user_files=[script], main_script_file="double.py",
+                                output_schema_str="id long, twice long", num_workers=2,
+                                rendezvous_timeout_s=120.0)
+        rows = MemSourceStreamOp([(i,) for i in range(200)], "id long").link(op).collect()
+        print(f"\n[cluster] step 3, bounded stream via use_remote_env: "
+              f"{time.monotonic() - started:.1f} s")
+    finally:
+        use_local_env(2)
+    assert sorted((r[0], r[1]) for r in rows) == [(i, 2 * i) for i in range(200)]
+
+
+RAISES = """
+    import sys
+    from operators import *
+
+    open(sys.argv[2], "w").write("def main(task_config):\\n"
+                                 "    raise ValueError('the cluster user error 4711')\\n")
+    op = TensorFlowBatchOp(user_files=[sys.argv[2]], main_script_file="raises.py",
+                           output_schema_str="id long", num_workers=2)
+    MemSourceBatchOp([(i,) for i in range(10)], "id long").link(op).collect()
+"""
+
+
+def test_3_a_user_error_reaches_the_client(cluster, tmp_path):
+    program = tmp_path / "raises_program.py"
+    program.write_text(textwrap.dedent(RAISES))
+    started = time.monotonic()
+    done = cluster.flink("run", "-py", str(program), "unused", str(tmp_path / "raises.py"))
+    print(f"\n[cluster] step 4, a user error: {time.monotonic() - started:.1f} s")
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "ValueError: the cluster user error 4711" in output
+    assert "TensorFlowBatchOp" in output
+
+
+UNBOUNDED = """
+    import sys
+    from operators import *
+
+    open(sys.argv[1], "w").write(
+        "import time\\n"
+        "def main(task_config):\\n"
+        "    for _ in task_config.dataset_fn():\\n"
+        "        pass\\n")
+    source = RandomTableSourceStreamOp(num_cols=1).setRowsPerSecond(50)
+    op = TensorFlowStreamOp(user_files=[sys.argv[1]], main_script_file="forever.py",
+                            output_schema_str="id long", num_workers=2)
+    source.link(op).print()
+    StreamOperator.execute()
+"""
+
+
+def job_ids(cluster: Cluster, state: str) -> list[str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://localhost:{cluster.rest_port}/jobs/overview",
+                                timeout=5) as reply:
+        jobs = json.load(reply)["jobs"]
+    return [j["jid"] for j in jobs if j["state"] == state]
+
+
+def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
+    program = tmp_path / "unbounded.py"
+    program.write_text(textwrap.dedent(UNBOUNDED))
+    # Attached: the client holds the stage's coordinator while the job runs.
+    client = subprocess.Popen(
+        [sys.executable, CLUSTER_TOOL, "--dir", str(cluster.root), "flink", "run", "-py",
+         str(program), str(tmp_path / "forever.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        env=driver_environ())
+    try:
+        deadline = time.monotonic() + 120
+        while len(session_runners()) < 2:
+            assert client.poll() is None, client.stdout.read()[-4000:]
+            assert time.monotonic() < deadline, "the stream's TF processes never started"
+            time.sleep(0.5)
+        running = job_ids(cluster, "RUNNING")
+        assert len(running) == 1
+        started = time.monotonic()
+        cancel = cluster.flink("cancel", running[0], timeout=60)
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        gone, alive = psutil.wait_procs(session_runners(), timeout=15)
+        print(f"\n[cluster] step 5, flink cancel to no TF process: "
+              f"{time.monotonic() - started:.1f} s")
+        assert alive == [], f"TF processes alive 15 s after flink cancel: {alive}"
+        client.wait(60)
+    finally:
+        if client.poll() is None:
+            for proc in tree_of([client.pid]):
+                proc.kill()
+
+
+def test_5_stop_leaves_no_process_of_ours(cluster):
+    tree = tree_of(cluster.jvm_pids)
+    assert len(tree) >= 3
+    started = time.monotonic()
+    done = cluster_tool(cluster.root, "stop")
+    print(f"\n[cluster] step 6, stop: {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    gone, alive = psutil.wait_procs(tree, timeout=15)
+    assert alive == [], f"processes of the cluster alive after stop: {alive}"
+    assert session_runners() == []
+    status = cluster_tool(cluster.root, "status")
+    assert status.returncode == 1
