@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -141,6 +142,15 @@ def startup(trials: int, script: str) -> dict:
             "over_tf_import_s": to_main - tf_import}
 
 
+def _py_spy() -> str:
+    """py-spy from this interpreter's venv (its bin dir need not be on PATH), else from PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    found = beside if os.path.exists(beside) else shutil.which("py-spy")
+    if not found:
+        raise SystemExit("--profile needs py-spy: install the test extras (bash scripts/test.sh)")
+    return found
+
+
 def profile_feed(rows: int) -> dict:
     """Top frames (self time) of py-spy profiles of bench_feed, before and after: the row path
     (``dataPath=rows``, what every stage took before the columnar path) and the columnar one."""
@@ -148,7 +158,7 @@ def profile_feed(rows: int) -> dict:
     for path, flink_marker in (("rows", "_stage_function"), ("columnar", "_columnar_functions")):
         with tempfile.TemporaryDirectory() as tmp:
             raw = os.path.join(tmp, "feed.txt")
-            subprocess.run(["py-spy", "record", "-o", raw, "-f", "raw", "-r", "100",
+            subprocess.run([_py_spy(), "record", "-o", raw, "-f", "raw", "-r", "100",
                             "--subprocesses", "--", sys.executable,
                             os.path.join(HERE, "bench_feed.py"), "--rows", str(rows),
                             "--repeat", "1", "--data-path", path],
@@ -254,6 +264,8 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
     }
+    if args.profile:  # first: a missing profiler fails before the long part
+        results["profile"] = profile_feed(int(feed_rows))
     results["feed"] = run_script("bench_feed.py", "--rows", feed_rows, "--workers", "1", "2",
                                  "--repeat", repeat)
     results["feed_process_mode"] = run_script(
@@ -278,8 +290,6 @@ def main() -> None:
         print(f"P5 start-up: submit -> main {results['startup']['median_submit_to_main_s']:.2f} s, "
               f"bare import tensorflow {results['startup']['median_tf_import_s']:.2f} s",
               flush=True)
-    if args.profile:
-        results["profile"] = profile_feed(int(feed_rows))
 
     def median_ratio(runs: list[dict]) -> float:
         return statistics.median(r["ratio"] for r in runs)
