@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-__all__ = ["DEFAULT_GRACE_S", "PARENT_PID_ENV", "TaskProcess"]
+__all__ = ["DEFAULT_GRACE_S", "PARENT_PID_ENV", "TaskProcess", "pid_exists"]
 
 DEFAULT_GRACE_S = 5.0
 # The spawning process's pid, set in every child's environment: the child's parent watchdog
@@ -29,6 +29,21 @@ DEFAULT_GRACE_S = 5.0
 # started is noticed too.
 PARENT_PID_ENV = "AKDL_PARENT_PID"
 _log = logging.getLogger("akdl.process")
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process (not a zombie) with this pid runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class TaskProcess:

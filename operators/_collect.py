@@ -15,6 +15,7 @@ from pyflink.table import Table
 
 from bridge.errors import SchemaError
 from bridge.schema import parse_type
+from operators._planner_thread import ensure_planner_thread
 from operators.types import table_type_strings
 
 __all__ = ["collect_arrow", "collect_rows"]
@@ -25,6 +26,7 @@ def collect_rows(table: Table) -> list[Row]:
     type_texts = [type_text for _, type_text in table_type_strings(table)]
     if not all(_arrow_supported(t) for t in type_texts):
         # Types akdl does not model (MAP, ROW, TIME, ...): PyFlink's row-by-row path.
+        ensure_planner_thread(table._t_env)
         with table.execute().collect() as results:
             return list(results)
     local_zoned = [_is_local_zoned(t) for t in type_texts]
@@ -43,6 +45,7 @@ def collect_arrow(table: Table) -> Any:
     import pyarrow
 
     table._t_env._before_execute()
+    ensure_planner_thread(table._t_env)  # right before the planner runs (FLINK-23020)
     gateway = get_gateway()
     j_config = table._j_table.getTableEnvironment().getConfig()
     batch_rows = j_config.get(

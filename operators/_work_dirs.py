@@ -16,6 +16,7 @@ import socket
 import tempfile
 
 from bridge.errors import AkdlError
+from bridge.process import pid_exists
 from bridge.work_dir import DATASET_FILE, OWNER_FILE
 
 __all__ = [
@@ -56,12 +57,8 @@ def _owner_alive(line: str) -> bool:
     if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return True
     pid = int(parts[1])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     return len(parts) < 3 or _start_time(pid) in ("", parts[2])
 
 

@@ -34,6 +34,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bridge.process import pid_exists  # noqa: E402
+
 __all__ = ["ClusterDir", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,20 +56,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _descendants(pids: list[int]) -> list[int]:
@@ -189,7 +178,7 @@ def _set_nested(config: dict, dotted: str, value) -> None:
 
 def start(cluster: ClusterDir, taskmanagers: int, slots: int, rest_port: int) -> int:
     """Start the JobManager and the TaskManagers; wait until every slot is registered."""
-    if cluster.pids() and any(_alive(p) for p in cluster.pids()):
+    if cluster.pids() and any(pid_exists(p) for p in cluster.pids()):
         print(f"a cluster already runs from {cluster.root}; stop it first", file=sys.stderr)
         return 1
     for directory in (cluster.log, cluster.pid):
@@ -228,7 +217,7 @@ def status(cluster: ClusterDir) -> int:
 
 def stop(cluster: ClusterDir) -> int:
     """Stop the cluster and everything it started; exit status 1 if something survived."""
-    roots = [p for p in cluster.pids() if _alive(p)]
+    roots = [p for p in cluster.pids() if pid_exists(p)]
     tree = roots + _descendants(roots) if roots else []
     if cluster.conf.exists():
         for script in ("taskmanager.sh", "jobmanager.sh"):
@@ -236,9 +225,9 @@ def stop(cluster: ClusterDir) -> int:
                            env=cluster.env(), stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False)
     deadline = time.monotonic() + _STOP_TIMEOUT_S
-    while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+    while any(pid_exists(p) for p in tree) and time.monotonic() < deadline:
         time.sleep(0.2)
-    survivors = [p for p in tree if _alive(p)]
+    survivors = [p for p in tree if pid_exists(p)]
     for pid in survivors:  # only processes of this cluster's own tree
         try:
             os.kill(pid, signal.SIGKILL)

@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv ".[test]"
 .venv/bin/python -m ruff check .
+# The tests marked cluster start a real standalone Flink cluster (about 2 minutes); they run
+# by default. AKDL_CLUSTER_TESTS=0 skips them.
+export AKDL_CLUSTER_TESTS="${AKDL_CLUSTER_TESTS:-1}"
 .venv/bin/python -m pytest "$@"

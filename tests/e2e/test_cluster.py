@@ -76,6 +76,15 @@ def cluster(tmp_path_factory):
             proc.kill()
 
 
+def job_ids(cluster: Cluster, state: str) -> list[str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://localhost:{cluster.rest_port}/jobs/overview",
+                                timeout=5) as reply:
+        jobs = json.load(reply)["jobs"]
+    return [j["jid"] for j in jobs if j["state"] == state]
+
+
 SEED_2W_1PS = """
     import json, sys
     from operators import *
@@ -100,6 +109,7 @@ def test_1_seed_example_with_two_workers_and_a_ps_through_flink_run(cluster, tmp
     program.write_text(textwrap.dedent(SEED_2W_1PS))
     out = tmp_path / "rows.json"
     script = os.path.join(REPO, "examples", "tf_dnn_batch.py")
+    finished_before = len(job_ids(cluster, "FINISHED"))
     started = time.monotonic()
     done = cluster.flink("run", "-py", str(program), script, str(out))
     print(f"\n[cluster] step 2, seed example 2 workers + 1 PS via flink run: "
@@ -108,6 +118,7 @@ def test_1_seed_example_with_two_workers_and_a_ps_through_flink_run(cluster, tmp
     rows = json.loads(out.read_text())
     assert sorted(r[0] for r in rows) == list(range(len(rows))) and len(rows) >= 2
     assert [r[1] for r in rows if r[0] == 0] == ["dnn_model.zip"]
+    assert len(job_ids(cluster, "FINISHED")) == finished_before + 1  # it ran on the cluster
 
 
 def test_2_bounded_stream_through_use_remote_env(cluster, write_script):
@@ -123,6 +134,7 @@ def test_2_bounded_stream_through_use_remote_env(cluster, write_script):
                 i = int(tf.io.parse_single_example(record, SPEC)["id"])
                 task_config.output_writer.write_row({"id": i, "twice": 2 * i})
     """)
+    finished_before = len(job_ids(cluster, "FINISHED"))
     use_remote_env("localhost", cluster.rest_port, parallelism=2)
     try:
         started = time.monotonic()
@@ -135,6 +147,7 @@ def test_2_bounded_stream_through_use_remote_env(cluster, write_script):
     finally:
         use_local_env(2)
     assert sorted((r[0], r[1]) for r in rows) == [(i, 2 * i) for i in range(200)]
+    assert len(job_ids(cluster, "FINISHED")) == finished_before + 1  # not a local mini-cluster
 
 
 RAISES = """
@@ -152,6 +165,7 @@ RAISES = """
 def test_3_a_user_error_reaches_the_client(cluster, tmp_path):
     program = tmp_path / "raises_program.py"
     program.write_text(textwrap.dedent(RAISES))
+    failed_before = len(job_ids(cluster, "FAILED"))
     started = time.monotonic()
     done = cluster.flink("run", "-py", str(program), "unused", str(tmp_path / "raises.py"))
     print(f"\n[cluster] step 4, a user error: {time.monotonic() - started:.1f} s")
@@ -159,6 +173,7 @@ def test_3_a_user_error_reaches_the_client(cluster, tmp_path):
     output = done.stdout + done.stderr
     assert "ValueError: the cluster user error 4711" in output
     assert "TensorFlowBatchOp" in output
+    assert len(job_ids(cluster, "FAILED")) == failed_before + 1
 
 
 UNBOUNDED = """
@@ -176,15 +191,6 @@ UNBOUNDED = """
     source.link(op).print()
     StreamOperator.execute()
 """
-
-
-def job_ids(cluster: Cluster, state: str) -> list[str]:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://localhost:{cluster.rest_port}/jobs/overview",
-                                timeout=5) as reply:
-        jobs = json.load(reply)["jobs"]
-    return [j["jid"] for j in jobs if j["state"] == state]
 
 
 def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
