@@ -1,9 +1,10 @@
 """A real standalone Flink cluster from the installed wheel: 2 TaskManagers x 2 slots.
 
-The TF stages run inside the TaskManagers' Python workers (process mode), jobs are submitted
-with ``flink run -py`` and with ``use_remote_env``. The steps share one cluster and run in
-order; each prints its time. Switched on by ``--cluster`` (``scripts/test.sh`` passes it) or
-``AKDL_CLUSTER_TESTS=1``.
+The TF stages run inside the TaskManagers' Python workers (process mode); jobs are submitted
+with ``flink run -py`` and with ``use_remote_env``: the seed example on 2 workers + 1 PS, a
+stream, train then predict (on the columnar path), a user error, a cancel, and the stop. The
+steps share one cluster and run in order; each prints its time. On when ``--cluster`` is
+passed or ``AKDL_CLUSTER_TESTS=1`` (``scripts/test.sh`` sets it unless told otherwise).
 """
 
 from __future__ import annotations
@@ -148,6 +149,49 @@ def test_2_bounded_stream_through_use_remote_env(cluster, write_script):
         use_local_env(2)
     assert sorted((r[0], r[1]) for r in rows) == [(i, 2 * i) for i in range(200)]
     assert len(job_ids(cluster, "FINISHED")) == finished_before + 1  # not a local mini-cluster
+
+
+def test_2b_train_then_predict_through_use_remote_env(cluster):
+    """Train on 2 workers, then predict on the columnar path, in the TaskManagers' workers."""
+    import random
+
+    from operators import (
+        MemSourceBatchOp,
+        TFTableModelPredictBatchOp,
+        TFTableModelTrainBatchOp,
+        use_local_env,
+        use_remote_env,
+    )
+
+    rng = random.Random(7)
+    data = []
+    for i in range(2500):
+        a, b = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        data.append((i, a, b, int(a + b > 0)))
+    schema = "id long, f0 double, f1 double, label int"
+    params = {"featureCols": json.dumps(["f0", "f1"]), "labelCol": "label",
+              "batch_size": 32, "num_epochs": 3, "learning_rate": 0.02}
+    use_remote_env("localhost", cluster.rest_port, parallelism=2)
+    try:
+        started = time.monotonic()
+        train = TFTableModelTrainBatchOp(
+            main_script_file=os.path.join(REPO, "akdl/models/tf/dnn/dnn_train.py"),
+            user_params=json.dumps(params), num_workers=2, rendezvous_timeout_s=120.0,
+        ).linkFrom(MemSourceBatchOp(data[:2000], schema))
+        model_rows = [tuple(r) for r in train.collect()]
+        predict = TFTableModelPredictBatchOp(
+            selected_cols=["f0", "f1"], reserved_cols=["id", "label"],
+            output_schema_str="probability double, prediction long", data_path="columnar",
+        ).linkFrom(MemSourceBatchOp(model_rows, "model_id long, model_info string"),
+                   MemSourceBatchOp(data[2000:], schema))
+        rows = predict.collect()
+        print(f"\n[cluster] step 3b, train on 2 workers then columnar predict via "
+              f"use_remote_env: {time.monotonic() - started:.1f} s")
+    finally:
+        use_local_env(2)
+    assert sorted(r[0] for r in rows) == list(range(2000, 2500))
+    accuracy = sum(r[1] == r[3] for r in rows) / len(rows)
+    assert accuracy >= 0.9
 
 
 RAISES = """
