@@ -55,6 +55,18 @@ class Cluster:
         return cluster_tool(self.root, "flink", *args, timeout=timeout)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def restore_environ():
+    """Later tests start drivers with this process's environment: leave it as it was.
+
+    After these tests, drivers started by later tests failed to launch Java ("bin/java").
+    """
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("flink-cluster")
