@@ -163,14 +163,18 @@ class OutputStream:
                 if due and not self._finished:
                     self._flush_locked()
 
+    def _admit_locked(self) -> None:
+        """Count one more row, starting the linger clock; caller holds the lock."""
+        if self._finished:
+            raise ChannelClosedError("output was already closed")
+        if self._first_pending_at is None:
+            self._first_pending_at = time.monotonic()
+        self.records_written += 1
+
     def write(self, record: bytes) -> None:
         """Queue one serialized record for Flink."""
         with self._lock:
-            if self._finished:
-                raise ChannelClosedError("output was already closed")
-            if self._first_pending_at is None:
-                self._first_pending_at = time.monotonic()
-            self.records_written += 1
+            self._admit_locked()
             if self._batcher.add(record):
                 self._flush_locked()
 
@@ -183,11 +187,7 @@ class OutputStream:
             schema: the output schema (the same for every row of a stream).
         """
         with self._lock:
-            if self._finished:
-                raise ChannelClosedError("output was already closed")
-            if self._first_pending_at is None:
-                self._first_pending_at = time.monotonic()
-            self.records_written += 1
+            self._admit_locked()
             self._rows_schema = schema
             self._rows.append(values)
             self._rows_bytes += size

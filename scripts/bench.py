@@ -39,19 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-IDENTITY = """
-import tensorflow as tf
-
-SPEC = {"id": tf.io.FixedLenFeature([], tf.int64), "col0": tf.io.FixedLenFeature([], tf.float32)}
-
-
-def main(task_config):
-    batches = task_config.dataset_fn().batch(512).map(lambda b: tf.io.parse_example(b, SPEC))
-    write = task_config.output_writer.write_row
-    for batch in batches:
-        for i, x in zip(batch["id"].numpy().tolist(), batch["col0"].numpy().tolist()):
-            write({"id": i, "x": x})
-"""
+from bench_stream import IDENTITY_SCRIPT as IDENTITY  # noqa: E402 - the P3 identity script
 
 STAMP = """
 import time
