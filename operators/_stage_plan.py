@@ -259,6 +259,7 @@ def plan_stage(
     user_params_json: str = "{}",
     predict: task_spec_pb2.PredictSpec | None = None,
     print_process_info: bool = False,
+    script_args: Sequence[str] | None = None,
 ) -> StagePlan:
     """The plan of a stage of operator ``op``, from its common parameters and these fields.
 
@@ -277,6 +278,8 @@ def plan_stage(
         user_params_json: the ``userParams`` JSON object.
         predict: predict stages: how the SavedModel runs.
         print_process_info: the environment's debug mode.
+        script_args: script stages with ``scriptArgs`` set (checked already): the main script
+            runs as ``__main__`` with these arguments, placeholders unfilled.
 
     Raises:
         ParamError: the environment has too few slots, or ``pythonEnv`` cannot run TF tasks.
@@ -299,6 +302,9 @@ def plan_stage(
     )
     if predict is not None:
         spec.predict.CopyFrom(predict)
+    if script_args is not None:
+        spec.script_args.SetInParent()  # present even with no arguments
+        spec.script_args.args.extend(script_args)
     python = check_python(op, op.getPythonEnv())
     stage = StageHandle(f"{operator_name}-{uuid.uuid4().hex[:12]}", num_workers, num_ps, python,
                         _coordinator_line(op))

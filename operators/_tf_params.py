@@ -14,6 +14,7 @@ from bridge.predict_spec import (
     DEFAULT_TENSOR_FORMAT,
     TENSOR_FORMATS,
 )
+from bridge.script_args import parse_script_args
 from operators.params import Param, at_least, json_dict_string, one_of, unsupported
 
 __all__ = [
@@ -68,11 +69,16 @@ SCRIPT_PARAMS = (
     Param("userFiles", list, default=[], convert=parse_name_list,
           doc="local paths of the Python files copied into each TF process's work dir"),
     Param("mainScriptFile", str, required=True,
-          doc="the user file that defines main(task_config)"),
+          doc="the user file that defines main(task_config), or that runs as __main__ when "
+              "scriptArgs is set"),
     Param("userParams", str, default="{}", convert=json_dict_string,
           doc="JSON object handed to the script as task_config.user_params"),
     Param("numPSs", int, validate=at_least(0), aliases=("num_ps",),
           doc="TF parameter servers (default 0)"),
+    Param("scriptArgs", list, convert=parse_script_args,
+          doc="set (even to []): run mainScriptFile unmodified as __main__ with these "
+              "arguments in sys.argv, {placeholders} filled (e.g. {dataset_file}, "
+              "{saved_model_dir}); a list, a JSON list or one command-line string"),
 )
 
 PREDICT_PARAMS = (

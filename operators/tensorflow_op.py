@@ -4,7 +4,8 @@
 TF process per subtask, feeds it that subtask's rows, and turns what it writes through
 ``task_config.output_writer`` into rows of ``outputSchemaStr``. ``TensorFlowStreamOp`` does the
 same over a stream; ``TFTableModelTrainBatchOp`` turns the chief's exported SavedModel into
-Alink model rows.
+Alink model rows. With ``scriptArgs`` set, the main script runs unmodified as ``__main__``
+instead, with those arguments (`bridge.script_args`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 from bridge.model_rows import MODEL_SCHEMA
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema
+from bridge.script_args import check_script_args
 from operators import env as _env
 from operators._columnar_stage import COLUMNAR, build_columnar_script, choose_path, log_choice
 from operators._stage_function import FlushPolicy
@@ -80,7 +82,18 @@ class _ScriptOperator:
                                         f"{default_parallelism}; set numWorkers")
         return workers, ps
 
+    def _script_args(self) -> list[str] | None:
+        """``scriptArgs``, its placeholders checked against this operator's kind; None if unset."""
+        args = self.getScriptArgs()
+        if args is not None:
+            try:
+                check_script_args(args, self._KIND)
+            except ValueError as exc:
+                raise self._param_error("scriptArgs", str(exc)) from None
+        return args
+
     def _script_stage(self, table: Any) -> Any:
+        script_args = self._script_args()
         try:
             output_schema = parse_schema(self._output_schema_str())
         except ValueError as exc:
@@ -109,6 +122,7 @@ class _ScriptOperator:
             main_script=main,
             user_params_json=self.getUserParams(),
             print_process_info=_env.is_print_process_info(),
+            script_args=script_args,
         )
         self._add_stage(plan.stage)
         parallelism = _env.get_parallelism()
@@ -159,7 +173,8 @@ class TFTableModelTrainBatchOp(_ScriptOperator, BatchOperator):
     """Trains a model with a TensorFlow script and outputs it as Alink model rows.
 
     The script's ``main(task_config)`` exports a SavedModel into
-    ``task_config.saved_model_dir`` (directly, or in one sub-directory); the chief's becomes
+    ``task_config.saved_model_dir`` (directly, or in one sub-directory; a script run with
+    ``scriptArgs`` exports into ``{saved_model_dir}``); the chief's becomes
     the output: ``model_id long, model_info string``, row 0 ``(0, "model.zip")`` and then
     base64 chunks of 1 MiB of the zipped SavedModel.
     """

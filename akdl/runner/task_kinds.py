@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from akdl.runner.config import BatchTaskConfig, StreamTaskConfig, TFContext, TrainTaskConfig
+from akdl.runner.current import task_config_in_use
 from akdl.runner.live_input import LiveInput
 from akdl.runner.membership import ClusterMembership
 from akdl.runner.output_writer import OutputWriter
 from akdl.runner.predict_task import run_predictions
+from akdl.runner.script_main import run_script_as_main
 from akdl.runner.tfrecord import TFRecordWriter
 from akdl.runner.user_script import load_main
 from bridge.channel_client import ChannelClient, OutputStream
@@ -146,7 +148,7 @@ def kind_for(spec: task_spec_pb2.TaskSpec) -> type[TaskKind]:
 
 
 class _ScriptKind(TaskKind):
-    """A kind that runs the user's ``main(task_config)``."""
+    """A kind that runs the user's ``main(task_config)``, or the script as ``__main__``."""
 
     def __init__(self, ctx: TaskContext):
         super().__init__(ctx)
@@ -158,10 +160,18 @@ class _ScriptKind(TaskKind):
         raise NotImplementedError
 
     def run(self) -> None:
-        """Build the config, then import and call the user's ``main``."""
+        """Build the config, then call the user's ``main``, or run the script (scriptArgs).
+
+        Either way the config is `akdl.current_task_config` meanwhile.
+        """
+        spec = self.ctx.spec
         self.config = self.build_config()
-        main = load_main(self.ctx.spec.main_script, self.ctx.spec.work_dir)
-        main(self.config)
+        with task_config_in_use(self.config):
+            if spec.HasField("script_args"):
+                run_script_as_main(spec.main_script, spec.work_dir, spec.script_args.args,
+                                   self.config, spec.kind, self.ctx.task.describe())
+            else:
+                load_main(spec.main_script, spec.work_dir)(self.config)
 
     def finish(self) -> None:
         """Flush and close the output writer."""

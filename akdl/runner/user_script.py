@@ -11,7 +11,23 @@ from typing import Any
 
 from bridge.errors import UserScriptError
 
-__all__ = ["load_main"]
+__all__ = ["find_script", "load_main"]
+
+
+def find_script(script: str, work_dir: str) -> str:
+    """The path of the main script ``script`` in ``work_dir``.
+
+    Raises:
+        UserScriptError: it is not there; the message lists the files that are.
+    """
+    path = os.path.join(work_dir, script)
+    if not os.path.isfile(path):
+        present = sorted(os.listdir(work_dir))
+        raise UserScriptError(
+            f"main script {script!r} was not found among the user files {present}; "
+            "list it in userFiles and name it in mainScriptFile"
+        )
+    return path
 
 
 def load_main(script: str, work_dir: str) -> Callable[[Any], Any]:
@@ -21,13 +37,7 @@ def load_main(script: str, work_dir: str) -> Callable[[Any], Any]:
         UserScriptError: the script is missing, or has no ``main``, or ``main`` cannot take
             exactly one positional argument.
     """
-    path = os.path.join(work_dir, script)
-    if not os.path.isfile(path):
-        present = sorted(os.listdir(work_dir))
-        raise UserScriptError(
-            f"main script {script!r} was not found among the user files {present}; "
-            "list it in userFiles and name it in mainScriptFile"
-        )
+    path = find_script(script, work_dir)
     if work_dir not in sys.path:
         sys.path.insert(0, work_dir)
     module_name = os.path.splitext(os.path.basename(script))[0]

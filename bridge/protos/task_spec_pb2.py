@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from bridge.protos import channel_pb2 as bridge_dot_protos_dot_channel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62ridge/protos/task_spec.proto\x12\x0b\x61kdl.bridge\x1a\x1b\x62ridge/protos/channel.proto\"\xbb\x01\n\x0bPredictSpec\x12\x12\n\nmodel_path\x18\x01 \x01(\t\x12\x19\n\x11signature_def_key\x18\x02 \x01(\t\x12\x15\n\rgraph_def_tag\x18\x03 \x01(\t\x12\x1c\n\x14input_signature_defs\x18\x04 \x03(\t\x12\x1d\n\x15output_signature_defs\x18\x05 \x03(\t\x12\x12\n\nbatch_size\x18\x06 \x01(\x05\x12\x15\n\rtensor_format\x18\x07 \x01(\t\"\xe0\x04\n\x08TaskSpec\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.akdl.bridge.TaskKind\x12\x17\n\x0f\x63hannel_address\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x10\n\x08work_dir\x18\x05 \x01(\t\x12\x13\n\x0bmain_script\x18\x06 \x01(\t\x12\x18\n\x10user_params_json\x18\x07 \x01(\t\x12\x14\n\x0cinput_schema\x18\x08 \x01(\t\x12\x15\n\routput_schema\x18\t \x01(\t\x12\x13\n\x0bnum_workers\x18\n \x01(\x05\x12\x0e\n\x06num_ps\x18\x0b \x01(\x05\x12\x1b\n\x13\x63oordinator_address\x18\x0c \x01(\t\x12\x1c\n\x14intra_op_parallelism\x18\r \x01(\x05\x12\x15\n\rrpc_timeout_s\x18\x0e \x01(\x01\x12\x15\n\roperator_name\x18\x0f \x01(\t\x12\x39\n\nproperties\x18\x10 \x03(\x0b\x32%.akdl.bridge.TaskSpec.PropertiesEntry\x12\x19\n\x11\x63oordinator_token\x18\x11 \x01(\t\x12\x1c\n\x14rendezvous_timeout_s\x18\x12 \x01(\x01\x12)\n\x07predict\x18\x13 \x01(\x0b\x32\x18.akdl.bridge.PredictSpec\x12\x16\n\x0etask_timeout_s\x18\x14 \x01(\x01\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*T\n\x08TaskKind\x12\x19\n\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x42\x41TCH\x10\x01\x12\n\n\x06STREAM\x10\x02\x12\t\n\x05TRAIN\x10\x03\x12\x0b\n\x07PREDICT\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62ridge/protos/task_spec.proto\x12\x0b\x61kdl.bridge\x1a\x1b\x62ridge/protos/channel.proto\"\xbb\x01\n\x0bPredictSpec\x12\x12\n\nmodel_path\x18\x01 \x01(\t\x12\x19\n\x11signature_def_key\x18\x02 \x01(\t\x12\x15\n\rgraph_def_tag\x18\x03 \x01(\t\x12\x1c\n\x14input_signature_defs\x18\x04 \x03(\t\x12\x1d\n\x15output_signature_defs\x18\x05 \x03(\t\x12\x12\n\nbatch_size\x18\x06 \x01(\x05\x12\x15\n\rtensor_format\x18\x07 \x01(\t\"\x1a\n\nScriptArgs\x12\x0c\n\x04\x61rgs\x18\x01 \x03(\t\"\x8e\x05\n\x08TaskSpec\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.akdl.bridge.TaskKind\x12\x17\n\x0f\x63hannel_address\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\t\x12\x10\n\x08work_dir\x18\x05 \x01(\t\x12\x13\n\x0bmain_script\x18\x06 \x01(\t\x12\x18\n\x10user_params_json\x18\x07 \x01(\t\x12\x14\n\x0cinput_schema\x18\x08 \x01(\t\x12\x15\n\routput_schema\x18\t \x01(\t\x12\x13\n\x0bnum_workers\x18\n \x01(\x05\x12\x0e\n\x06num_ps\x18\x0b \x01(\x05\x12\x1b\n\x13\x63oordinator_address\x18\x0c \x01(\t\x12\x1c\n\x14intra_op_parallelism\x18\r \x01(\x05\x12\x15\n\rrpc_timeout_s\x18\x0e \x01(\x01\x12\x15\n\roperator_name\x18\x0f \x01(\t\x12\x39\n\nproperties\x18\x10 \x03(\x0b\x32%.akdl.bridge.TaskSpec.PropertiesEntry\x12\x19\n\x11\x63oordinator_token\x18\x11 \x01(\t\x12\x1c\n\x14rendezvous_timeout_s\x18\x12 \x01(\x01\x12)\n\x07predict\x18\x13 \x01(\x0b\x32\x18.akdl.bridge.PredictSpec\x12\x16\n\x0etask_timeout_s\x18\x14 \x01(\x01\x12,\n\x0bscript_args\x18\x15 \x01(\x0b\x32\x17.akdl.bridge.ScriptArgs\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*T\n\x08TaskKind\x12\x19\n\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x42\x41TCH\x10\x01\x12\n\n\x06STREAM\x10\x02\x12\t\n\x05TRAIN\x10\x03\x12\x0b\n\x07PREDICT\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,12 +24,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TASKSPEC_PROPERTIESENTRY']._loaded_options = None
   _globals['_TASKSPEC_PROPERTIESENTRY']._serialized_options = b'8\001'
-  _globals['_TASKKIND']._serialized_start=876
-  _globals['_TASKKIND']._serialized_end=960
+  _globals['_TASKKIND']._serialized_start=950
+  _globals['_TASKKIND']._serialized_end=1034
   _globals['_PREDICTSPEC']._serialized_start=76
   _globals['_PREDICTSPEC']._serialized_end=263
-  _globals['_TASKSPEC']._serialized_start=266
-  _globals['_TASKSPEC']._serialized_end=874
-  _globals['_TASKSPEC_PROPERTIESENTRY']._serialized_start=825
-  _globals['_TASKSPEC_PROPERTIESENTRY']._serialized_end=874
+  _globals['_SCRIPTARGS']._serialized_start=265
+  _globals['_SCRIPTARGS']._serialized_end=291
+  _globals['_TASKSPEC']._serialized_start=294
+  _globals['_TASKSPEC']._serialized_end=948
+  _globals['_TASKSPEC_PROPERTIESENTRY']._serialized_start=899
+  _globals['_TASKSPEC_PROPERTIESENTRY']._serialized_end=948
 # @@protoc_insertion_point(module_scope)

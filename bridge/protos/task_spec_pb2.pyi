@@ -38,8 +38,14 @@ class PredictSpec(_message.Message):
     tensor_format: str
     def __init__(self, model_path: _Optional[str] = ..., signature_def_key: _Optional[str] = ..., graph_def_tag: _Optional[str] = ..., input_signature_defs: _Optional[_Iterable[str]] = ..., output_signature_defs: _Optional[_Iterable[str]] = ..., batch_size: _Optional[int] = ..., tensor_format: _Optional[str] = ...) -> None: ...
 
+class ScriptArgs(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, args: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class TaskSpec(_message.Message):
-    __slots__ = ("task", "kind", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties", "coordinator_token", "rendezvous_timeout_s", "predict", "task_timeout_s")
+    __slots__ = ("task", "kind", "channel_address", "token", "work_dir", "main_script", "user_params_json", "input_schema", "output_schema", "num_workers", "num_ps", "coordinator_address", "intra_op_parallelism", "rpc_timeout_s", "operator_name", "properties", "coordinator_token", "rendezvous_timeout_s", "predict", "task_timeout_s", "script_args")
     class PropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +73,7 @@ class TaskSpec(_message.Message):
     RENDEZVOUS_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     PREDICT_FIELD_NUMBER: _ClassVar[int]
     TASK_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_ARGS_FIELD_NUMBER: _ClassVar[int]
     task: _channel_pb2.TaskId
     kind: TaskKind
     channel_address: str
@@ -87,4 +94,5 @@ class TaskSpec(_message.Message):
     rendezvous_timeout_s: float
     predict: PredictSpec
     task_timeout_s: float
-    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., channel_address: _Optional[str] = ..., token: _Optional[str] = ..., work_dir: _Optional[str] = ..., main_script: _Optional[str] = ..., user_params_json: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., num_workers: _Optional[int] = ..., num_ps: _Optional[int] = ..., coordinator_address: _Optional[str] = ..., intra_op_parallelism: _Optional[int] = ..., rpc_timeout_s: _Optional[float] = ..., operator_name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., coordinator_token: _Optional[str] = ..., rendezvous_timeout_s: _Optional[float] = ..., predict: _Optional[_Union[PredictSpec, _Mapping]] = ..., task_timeout_s: _Optional[float] = ...) -> None: ...
+    script_args: ScriptArgs
+    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., channel_address: _Optional[str] = ..., token: _Optional[str] = ..., work_dir: _Optional[str] = ..., main_script: _Optional[str] = ..., user_params_json: _Optional[str] = ..., input_schema: _Optional[str] = ..., output_schema: _Optional[str] = ..., num_workers: _Optional[int] = ..., num_ps: _Optional[int] = ..., coordinator_address: _Optional[str] = ..., intra_op_parallelism: _Optional[int] = ..., rpc_timeout_s: _Optional[float] = ..., operator_name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., coordinator_token: _Optional[str] = ..., rendezvous_timeout_s: _Optional[float] = ..., predict: _Optional[_Union[PredictSpec, _Mapping]] = ..., task_timeout_s: _Optional[float] = ..., script_args: _Optional[_Union[ScriptArgs, _Mapping]] = ...) -> None: ...
