@@ -124,9 +124,11 @@ class LocalPredictor:
     """Predicts with a SavedModel in this process, as the predict operators would.
 
     Args:
-        model: a SavedModel path (directory, ``.zip``, ``.tar.gz`` or ``.tgz``), or Alink model
-            rows ``(model_id, model_info)`` as a sequence of pairs, a pandas DataFrame, or an
-            object whose ``collect()`` returns them (such as a model ``BatchOperator``).
+        model: a SavedModel path (directory, ``.zip``, ``.tar.gz`` or ``.tgz``), an MLflow URI
+            (``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``runs:/<run_id>/<path>``,
+            downloaded through this process's MLflow settings; needs ``akdl[mlflow]``), or Alink
+            model rows ``(model_id, model_info)`` as a sequence of pairs, a pandas DataFrame, or
+            an object whose ``collect()`` returns them (such as a model ``BatchOperator``).
         input_schema_str: the schema of the rows to predict, e.g. ``"id long, x double"``.
         **predict_params: the predict operators' parameters in snake_case:
 

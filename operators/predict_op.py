@@ -2,7 +2,7 @@
 
 ``TFTableModelPredict{Batch,Stream}Op`` take the model as a table of Alink model rows
 (``linkFrom(model_op, data_op)``); ``TFSavedModelPredict{Batch,Stream}Op`` take ``modelPath``,
-a SavedModel directory, ``.zip`` or ``.tar.gz``.
+a SavedModel directory, ``.zip`` or ``.tar.gz``, or an MLflow ``models:/`` / ``runs:/`` URI.
 
 Prediction runs in TF processes through the same bridge as the script operators, so TensorFlow
 is never imported here and ``pythonEnv`` applies. Each subtask's TF process loads the model
@@ -11,15 +11,18 @@ one output row, in order. Stream stages also send partial batches every ``flushI
 (100 ms by default), so a row waits at most about that long for its batch to fill.
 
 A model table is computed first, in its own Flink job, and shipped to each TF process inside
-the job graph (as one zip), so it works wherever the TaskManagers run.
+the job graph (as one zip), so it works wherever the TaskManagers run; so is a model that
+``modelPath`` names by an MLflow URI, downloaded on the driver (`model_path_source`).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
-from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes
+from bridge.errors import PredictError
+from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes, saved_model_to_model_rows
 from bridge.predict_columns import ColumnPlan, plan_columns
 from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
@@ -195,18 +198,47 @@ class _SavedModelPredictOperator(_PredictOperator):
         """Predicts over the single input's rows."""
         self._check_required()
         (table,) = self._input_tables(ops, 1)
-        self._set_output(self._predict_stage(table, self._checked_model_path()))
+        self._set_output(self._predict_stage(table, *self._checked_model_path()))
         return self
 
-    def _checked_model_path(self) -> str:
-        path = os.path.abspath(self.getModelPath())
-        if not os.path.exists(path):
-            raise self._param_error("modelPath", f"{path!r} does not exist")
-        if os.path.isfile(path) and not path.endswith(_MODEL_SUFFIXES):
-            raise self._param_error(
-                "modelPath", f"{path!r} is a file but not a {'/'.join(_MODEL_SUFFIXES)} archive"
-            )
-        return path
+    def _checked_model_path(self) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+        try:
+            return model_path_source(self.getModelPath())
+        except PredictError as exc:
+            raise self._param_error("modelPath", str(exc)) from None
+
+
+def model_path_source(path: str) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+    """Checks a ``modelPath`` on the driver: the path the TF processes open, and files to ship.
+
+    A local path (a SavedModel directory or archive) is opened by the TF processes themselves, so
+    it ships nothing. An MLflow URI (``models:/<name>/<version>``, ``models:/<name>@<alias>``,
+    ``runs:/<run_id>/<path>``) is downloaded here through the driver's MLflow settings, and its
+    SavedModel travels inside the job as one zip, like a model table's.
+
+    Returns:
+        ``(model_path, user_files)`` for the predict stage.
+
+    Raises:
+        PredictError: the path does not exist or is a file but no archive; or the URI cannot be
+            resolved, or MLflow is not installed (the message says how to install it).
+    """
+    # akdl's resolver is imported here, on use: importing operators leaves akdl unloaded.
+    from akdl.predict.model_source import resolve_model_path
+    from akdl.predict.model_uri import is_mlflow_uri
+
+    if is_mlflow_uri(path):
+        with tempfile.TemporaryDirectory(prefix="akdl-mlflow-model-") as scratch:
+            model_dir = resolve_model_path(path, scratch)
+            # Model rows are the zip that model tables ship; built from the downloaded copy.
+            data = model_rows_to_zip_bytes(saved_model_to_model_rows(model_dir))
+        return MODEL_FILE, ((MODEL_FILE, data),)
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise PredictError(f"{path!r} does not exist")
+    if os.path.isfile(path) and not path.endswith(_MODEL_SUFFIXES):
+        raise PredictError(f"{path!r} is a file but not a {'/'.join(_MODEL_SUFFIXES)} archive")
+    return path, ()
 
 
 class TFTableModelPredictBatchOp(_TableModelPredictOperator, BatchOperator):

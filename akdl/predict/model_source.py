@@ -1,4 +1,4 @@
-"""Where a SavedModel comes from: a directory, an archive of one, or Alink model rows.
+"""Where a SavedModel comes from: a directory, an archive of one, an MLflow URI, or model rows.
 
 Never imports TensorFlow. Archives are unpacked into a scratch directory that the caller owns;
 members with absolute paths or ``..`` components are refused before anything is written.
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from akdl.model_rows import find_saved_model, model_rows_to_saved_model
+from akdl.predict.model_uri import download_model, is_mlflow_uri
 from bridge.archive_limits import check_unpacked_size
 from bridge.errors import AkdlError, PredictError
 
@@ -29,20 +30,24 @@ def resolve_model_path(path: str | os.PathLike[str], scratch_dir: str | os.PathL
 
     Args:
         path: a SavedModel directory (the SavedModel directly in it, or in its single
-            sub-directory), its ``saved_model.pb`` file, or a ``.zip``, ``.tar.gz``, ``.tgz`` or
-            ``.tar`` archive of such a directory.
-        scratch_dir: where an archive is unpacked (created if missing); unused for a directory.
-            The caller owns it and removes it when the model is no longer needed.
+            sub-directory), its ``saved_model.pb`` file, a ``.zip``, ``.tar.gz``, ``.tgz`` or
+            ``.tar`` archive of such a directory, or an MLflow URI (``models:/<name>/<version>``,
+            ``models:/<name>@<alias>``, ``runs:/<run_id>/<path>``; see `akdl.predict.model_uri`).
+        scratch_dir: where an archive is unpacked or an MLflow model downloaded (created if
+            missing); unused for a directory. The caller owns it and removes it when the model
+            is no longer needed.
 
     Returns:
         The path of the directory that holds ``saved_model.pb``.
 
     Raises:
         PredictError: the path does not exist, has an unknown extension, is not a readable
-            archive, holds an unsafe member (absolute path or ``..``), or holds no SavedModel.
-            The message names the path and what was found.
+            archive, holds an unsafe member (absolute path or ``..``), or holds no SavedModel;
+            or an MLflow URI cannot be resolved. The message names the path and what was found.
     """
     path = os.fspath(path)
+    if is_mlflow_uri(path):
+        return download_model(path, scratch_dir)
     if os.path.isdir(path):
         try:
             return find_saved_model(path)
