@@ -26,6 +26,7 @@ from bridge.framing import (
     RecordAssembler,
     message_parts,
 )
+from bridge.metrics import LatestMetrics
 from bridge.protos import channel_pb2, channel_pb2_grpc
 
 __all__ = ["ChannelServer", "InputFeed", "OutputCollector", "TaskResult"]
@@ -139,6 +140,8 @@ class OutputCollector:
         # Set after each put, cleared before each drain: a lock-free hint for the hot path.
         self.available = False
         self._closed = threading.Event()
+        # The latest value of each metric the task logged, for the subtask's gauges.
+        self.metrics = LatestMetrics()
 
     def accept(self, messages: Iterator[channel_pb2.OutputMessage]) -> int:
         """Consume a PushOutput stream; blocks while the buffer is full. Returns the count."""
@@ -155,6 +158,8 @@ class OutputCollector:
                 self._finish(TaskResult(message.success, None))
             elif kind == "error":
                 self._finish(TaskResult(None, message.error))
+            elif kind == "metrics":
+                self.metrics.update(list(message.metrics.points))
         return self.records_received
 
     def _offer(self, records: list[bytes]) -> None:

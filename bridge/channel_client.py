@@ -237,6 +237,12 @@ class OutputStream:
             self.records_written += batch.num_rows
             self._put(channel_pb2.OutputMessage(columns=batch))
 
+    def write_metrics(self, points: list[channel_pb2.MetricPoint]) -> None:
+        """Send metric points for the subtask's gauges; dropped once the output is closed."""
+        with self._lock:
+            if not self._finished:
+                self._put(channel_pb2.OutputMessage(metrics=channel_pb2.Metrics(points=points)))
+
     def succeed(self, records_read: int) -> None:
         """Flush, then report success with the counts, and wait for Flink's acknowledgement."""
         success = channel_pb2.TaskSuccess(

@@ -25,12 +25,15 @@ from typing import Any
 from bridge.addresses import coordinator_advertised_host, coordinator_bind_host
 from bridge.coordinator.server import CoordinatorServer
 from bridge.errors import AkdlError
+from bridge.metrics import MetricRecord
+from operators._mlflow_tracking import log_to_active_run
 from operators._warm_pool import WarmPool
 
 __all__ = [
     "JOB_PARAMETER_PREFIX",
     "Job",
     "JobRunner",
+    "StageDescription",
     "StageHandle",
     "stage_coordinator",
 ]
@@ -99,8 +102,24 @@ class Job:
             server.cancel(reason)
 
 
+@dataclass(frozen=True)
+class StageDescription:
+    """What a TF stage's operator was, for reporting its metrics.
+
+    Attributes:
+        operator_name: the operator's class name.
+        params: its parameters (camelCase name to value).
+    """
+
+    operator_name: str
+    params: dict[str, Any]
+
+
 class JobRunner:
     """Starts and stops the coordinators of the jobs one environment runs.
+
+    It also keeps the metrics each stage's tasks logged in the stage's last job
+    (:meth:`metrics_of`), and hands them to an active MLflow run when the job ends.
 
     Args:
         warm: also start each stage's TF processes when a job starts, for its subtasks to
@@ -115,6 +134,32 @@ class JobRunner:
         self._lock = threading.Lock()
         self._running: dict[StageHandle, CoordinatorServer] = {}
         self._external: dict[StageHandle, str] = {}
+        self._metrics: dict[str, list[MetricRecord]] = {}
+        self._descriptions: dict[str, StageDescription] = {}
+
+    def describe(self, stage: StageHandle, description: StageDescription) -> None:
+        """Record what operator a stage belongs to (its metrics are reported under it)."""
+        self._descriptions[stage.stage_id] = description
+
+    def metrics_of(self, stage: StageHandle) -> list[MetricRecord]:
+        """The metric values the stage's tasks logged in its last job that ended.
+
+        Raises:
+            AkdlError: the stage has not run in a job of this driver yet, or it used a
+                standalone coordinator (whose log has the metrics).
+        """
+        if stage.coordinator:
+            raise AkdlError(
+                f"{stage.stage_id} used a standalone coordinator; its metrics are printed in "
+                "that coordinator's output, the driver has none"
+            )
+        records = self._metrics.get(stage.stage_id)
+        if records is None:
+            raise AkdlError(
+                f"{stage.stage_id} has not run yet: its metrics exist once a job that runs it "
+                "(collect(), print(), execute()) has ended"
+            )
+        return records
 
     @contextlib.contextmanager
     def job(self, t_env: Any, stages: Iterable[StageHandle]) -> Iterator[Job]:
@@ -163,12 +208,23 @@ class JobRunner:
                 server.cancel("the job ended")
             for server in servers.values():
                 server.close()
+            self._keep_metrics(servers)
             with self._lock:
                 for stage in servers:
                     self._running.pop(stage, None)
                 for stage in stages:
                     self._external.pop(stage, None)
                 self._publish(t_env)
+
+    def _keep_metrics(self, servers: dict[StageHandle, CoordinatorServer]) -> None:
+        """Keep each stage's metrics, and log them to an active MLflow run."""
+        for stage, server in servers.items():
+            self._metrics[stage.stage_id] = server.metrics.records()
+        description = self._descriptions.get
+        log_to_active_run([
+            (description(s.stage_id) or StageDescription(s.stage_id, {}), server.metrics.records())
+            for s, server in servers.items()
+        ])
 
     def _publish(self, t_env: Any) -> None:
         """Set the running stages' coordinators as global job parameters; caller holds the lock.

@@ -65,6 +65,7 @@ class TFStageFunction(KeyedProcessFunction):
         self._key = None
         self._task: TaskRef | None = None
         self._coordinator: tuple[str, str] | None = None
+        self._metric_group = None
         self._next_input_flush = 0.0
 
     @property
@@ -79,6 +80,7 @@ class TFStageFunction(KeyedProcessFunction):
             runtime_context.get_attempt_number(),
         )
         self._coordinator = stage_coordinator(runtime_context, self._plan.stage)
+        self._metric_group = runtime_context.get_metrics_group()
         if self._coordinator is None and self._plan.needs_coordinator:
             raise AkdlError(
                 f"{self._where}: this stage of {self._plan.parallelism} TF processes has no "
@@ -111,7 +113,7 @@ class TFStageFunction(KeyedProcessFunction):
             )
         self._key = key
         ctx.timer_service().register_event_time_timer(END_OF_INPUT_TS)
-        session = TaskSession(self._plan, self._task, self._coordinator)
+        session = TaskSession(self._plan, self._task, self._coordinator, self._metric_group)
         self._session = session
         session.start()
         if self._flush is not None:

@@ -41,6 +41,7 @@ from bridge.protos import channel_pb2, task_spec_pb2
 from bridge.schema import Schema, TypeKind, parse_schema
 from bridge.task_ref import TaskRef
 from bridge.work_dir import TASK_SPEC_FILE, TIMEOUT_STACKS_FILE
+from operators._metric_gauges import SubtaskGauges
 from operators._stage_plan import StagePlan
 from operators._warm_pool import adopt
 from operators._work_dirs import create_work_dir, remove_dataset
@@ -149,10 +150,12 @@ class TaskSession:
         plan: the stage's plan.
         task: the task this subtask runs.
         coordinator: ``(address, token)`` of the stage's coordinator, or ``None`` to run alone.
+        metric_group: the Flink function's metric group, for the task's metrics as gauges.
     """
 
     def __init__(
-        self, plan: StagePlan, task: TaskRef, coordinator: tuple[str, str] | None = None
+        self, plan: StagePlan, task: TaskRef, coordinator: tuple[str, str] | None = None,
+        metric_group: Any | None = None,
     ):
         self.plan = plan
         self.task = task
@@ -167,6 +170,7 @@ class TaskSession:
         self._process: TaskProcess | None = None
         self._lifetime = Deadline(None, "")
         self._reported = False
+        self._gauges = SubtaskGauges(metric_group)
         self.work_dir = ""
         self.failed = False
 
@@ -354,6 +358,7 @@ class TaskSession:
     def take_output(self) -> list[list[Any]]:
         """Decoded output rows that have arrived so far, without waiting."""
         self._pending.extend(self._server.collector.drain_items())
+        self._gauges.sync(self._server.collector.metrics)
         return self._decode_pending()
 
     def _decode_pending(self) -> list[list[Any]]:
@@ -403,6 +408,7 @@ class TaskSession:
                 answers.append(item)
                 rows += item.num_rows
             if rows >= batch.num_rows:
+                self._gauges.sync(self._server.collector.metrics)
                 return answers
             if self._settle_result():
                 raise ChannelClosedError(
@@ -430,6 +436,7 @@ class TaskSession:
             self._pending.extend(collector.wait_items(deadline.slice_s(_WAIT_STEP_S)))
             rows.extend(self._decode_pending())
             if self._settle_result():
+                self._gauges.sync(self._server.collector.metrics)
                 return rows
             self._check_alive()
             deadline.check(missing=f"the result of {self._who}")

@@ -19,6 +19,7 @@ from bridge.schema import parse_schema
 from bridge.script_args import check_script_args
 from operators import env as _env
 from operators._columnar_stage import COLUMNAR, build_columnar_script, choose_path, log_choice
+from operators._op_metrics import MetricsMixin
 from operators._stage_function import FlushPolicy
 from operators._stage_graph import build_stage
 from operators._stage_handlers import ScriptHandler
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-class _ScriptOperator:
+class _ScriptOperator(MetricsMixin):
     """What the script and train operators share: their parameters become one TF stage.
 
     Subclasses set ``_KIND`` (a ``TaskKind``) and, for streams, take ``flushIntervalMs``.
@@ -124,7 +125,7 @@ class _ScriptOperator:
             print_process_info=_env.is_print_process_info(),
             script_args=script_args,
         )
-        self._add_stage(plan.stage)
+        self._track_stage(plan.stage)
         parallelism = _env.get_parallelism()
         choice = choose_path(self, self._KIND, parse_schema(plan.spec.input_schema),
                              output_schema, parallelism, plan.parallelism)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from akdl.runner.metrics import MetricLogger
     from akdl.runner.output_writer import OutputWriter
 
 __all__ = ["BaseTaskConfig", "BatchTaskConfig", "StreamTaskConfig", "TFContext", "TrainTaskConfig"]
@@ -57,6 +58,32 @@ class BaseTaskConfig:
     task_index: int
     work_dir: str
     user_params: dict[str, Any] = field(default_factory=dict)
+    metric_logger: MetricLogger | None = field(default=None, repr=False, compare=False)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Log one value of a metric, e.g. ``log_metric("loss", 0.31, step=epoch)``.
+
+        It reaches the driver (``op.getMetrics()``, ``op.plotMetrics(path)``, an active MLflow
+        run) and this subtask's Flink gauges. Without ``step`` the value gets the metric's
+        next step: 0, 1, 2, ...
+
+        Raises:
+            TypeError: ``value`` is not a real number.
+            ValueError: a bad name (letters, digits, ``_ . - /`` and spaces), a value that is
+                not finite, or a negative step.
+        """
+        self._metrics().log_metric(name, value, step)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Log several metrics at one step, e.g. ``log_metrics({"loss": l, "acc": a}, epoch)``."""
+        self._metrics().log_metrics(metrics, step)
+
+    def _metrics(self) -> MetricLogger:
+        if self.metric_logger is None:  # a config made by hand, e.g. in a unit test
+            from akdl.runner.metrics import MetricLogger
+
+            self.metric_logger = MetricLogger(f"{self.task_type}:{self.task_index}")
+        return self.metric_logger
 
 
 @dataclass

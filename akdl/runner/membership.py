@@ -142,6 +142,11 @@ class ClusterMembership:
         if self._client is not None:
             self._client.report_done(success, summary)
 
+    def log_metrics(self, points: list) -> None:
+        """Send metric points to the coordinator (nothing without one)."""
+        if self._client is not None:
+            self._client.log_metrics(points)
+
     def close(self) -> None:
         """Stop watching and close the connection."""
         if self._client is not None:

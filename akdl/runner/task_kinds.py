@@ -29,6 +29,7 @@ from akdl.runner.config import BatchTaskConfig, StreamTaskConfig, TFContext, Tra
 from akdl.runner.current import task_config_in_use
 from akdl.runner.live_input import LiveInput
 from akdl.runner.membership import ClusterMembership
+from akdl.runner.metrics import MetricLogger
 from akdl.runner.output_writer import OutputWriter
 from akdl.runner.predict_task import run_predictions
 from akdl.runner.script_main import run_script_as_main
@@ -59,6 +60,7 @@ class TaskContext:
         client: the data channel to the Flink subtask.
         output: the output stream to the Flink subtask.
         membership: registration with the coordinator.
+        metrics: the task's metric logger (``task_config.log_metric``).
         cluster: the TF cluster, once the rendezvous is done.
         records_read: input records read so far (reported with success).
     """
@@ -68,6 +70,7 @@ class TaskContext:
     client: ChannelClient
     output: OutputStream
     membership: ClusterMembership
+    metrics: MetricLogger
     cluster: dict[str, list[str]] = field(default_factory=dict)
     records_read: int = 0
 
@@ -91,6 +94,7 @@ class TaskContext:
             task_index=self.task.index,
             work_dir=spec.work_dir,
             user_params=json.loads(spec.user_params_json or "{}"),
+            metric_logger=self.metrics,
             properties=properties,
         )
 

@@ -20,10 +20,12 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 
 from akdl.runner.membership import ClusterMembership
+from akdl.runner.metrics import MetricLogger
 from akdl.runner.task_kinds import TaskContext, TaskKind, kind_for
 from akdl.runner.watchdog import start_parent_watchdog
 from bridge.channel_client import ChannelClient
@@ -101,9 +103,12 @@ class _Task:
     """One task's run, with the hooks the coordinator's events call."""
 
     def __init__(self, spec: task_spec_pb2.TaskSpec, client: ChannelClient):
+        self._started = time.monotonic()
         task = TaskRef.from_proto(spec.task)
         membership = ClusterMembership(spec, self._aborted, self._finished, self._lost)
-        self.ctx = TaskContext(spec, task, client, client.open_output(), membership)
+        output = client.open_output()
+        metrics = MetricLogger(task.label, output, membership.log_metrics)
+        self.ctx = TaskContext(spec, task, client, output, membership, metrics)
 
     def _aborted(self, event: RoundEvent) -> None:
         error = abort_error(event)
@@ -141,9 +146,11 @@ class _Task:
         except BaseException as exc:
             _log.error("task failed: %s", exc)
             traceback.print_exc()
+            ctx.metrics.close()  # what main logged before it failed still reaches the driver
             ctx.membership.report_done(False, f"{type(exc).__name__}: {exc}")
             ctx.output.fail(_error_message(ctx.task, exc))
             return 1
+        ctx.metrics.close()
         ctx.membership.report_done(True)
         ctx.membership.wait_finish()
         ctx.output.succeed(ctx.records_read)
@@ -161,8 +168,16 @@ class _Task:
         if kind.NEEDS_TF or spec.intra_op_parallelism > 0 or spec.num_workers + spec.num_ps > 1:
             tf_import.wait()
             _configure_tf(spec, ctx.membership)
+        main_started = time.monotonic()
         kind.run()
+        main_ended = time.monotonic()
         kind.finish()
+        ctx.metrics.log_metrics({
+            "rows_in": ctx.records_read,
+            "rows_out": ctx.output.records_written,
+            "seconds_to_main": round(main_started - self._started, 3),
+            "seconds_in_main": round(main_ended - main_started, 3),
+        }, step=0)
 
 
 def _arm_task_timeout(spec: task_spec_pb2.TaskSpec) -> None:

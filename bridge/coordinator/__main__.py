@@ -12,8 +12,16 @@ import threading
 from collections.abc import Sequence
 
 from bridge.coordinator.server import CoordinatorServer
+from bridge.task_ref import TaskRef
 
 __all__ = ["main"]
+
+
+def _print_metrics(task: TaskRef, points: list) -> None:
+    # No driver reads them back after a detached job: the log is where they are kept.
+    for point in points:
+        print(f"metric {task.label} {point.name} step {point.step} = {point.value:.6g}",
+              flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     server = CoordinatorServer(
         args.workers, args.ps, host=args.host, port=args.port,
-        advertised_host=args.advertised_host,
+        advertised_host=args.advertised_host, on_metrics=_print_metrics,
     )
     try:
         print(f"{server.address} {server.token}", flush=True)

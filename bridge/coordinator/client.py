@@ -197,6 +197,18 @@ class CoordinatorClient:
         request = coordinator_pb2.ServeOnlyRequest(task=self._task_id, round=self.round)
         self._unary("MarkServeOnly", self._stub.MarkServeOnly, request)
 
+    def log_metrics(self, points: list) -> None:
+        """Send metric points (``channel_pb2.MetricPoint``) to the coordinator.
+
+        Raises:
+            DeadlineExceeded: the coordinator did not answer within ``timeout_s``.
+            CoordinatorError: the call was rejected.
+        """
+        request = coordinator_pb2.LogMetricsRequest(
+            task=self._task_id, points=points, round=self.round
+        )
+        self._unary("LogMetrics", self._stub.LogMetrics, request)
+
     def watch(
         self,
         on_event: Callable[[RoundEvent], None],

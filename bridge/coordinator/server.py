@@ -21,6 +21,7 @@ from bridge.auth import check_token, new_token
 from bridge.coordinator.messages import cluster_info, event_message, join_host_port
 from bridge.coordinator.rules import CoordinatorState
 from bridge.errors import CoordinatorError, InvalidTaskError
+from bridge.metrics import MetricLog
 from bridge.protos import coordinator_pb2, coordinator_pb2_grpc
 from bridge.task_ref import TaskRef
 
@@ -53,10 +54,14 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
     """Translates gRPC calls into :class:`CoordinatorState` calls, after checking the token."""
 
     def __init__(
-        self, token: str, state: CoordinatorState, register_slice_s: float, watch_slice_s: float
+        self, token: str, state: CoordinatorState, metrics: MetricLog, register_slice_s: float,
+        watch_slice_s: float,
+        on_metrics: Callable[[TaskRef, list], None] | None = None,
     ):
         self._token = token
         self._state = state
+        self._metrics = metrics
+        self._on_metrics = on_metrics
         self._register_slice_s = register_slice_s
         self._watch_slice_s = watch_slice_s
 
@@ -104,6 +109,15 @@ class _CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
             if left <= 0 or not context.is_active() or self._state.closed:
                 return coordinator_pb2.Event(round=number)
 
+    def LogMetrics(self, request, context):  # noqa: N802 (gRPC method name)
+        """Keep the metric values a task logged."""
+        check_token(context, self._token)
+        task = _task(context, request.task)
+        self._metrics.add(task.label, request.round, list(request.points))
+        if self._on_metrics is not None:
+            self._on_metrics(task, list(request.points))
+        return coordinator_pb2.LogMetricsAck()
+
 
 class CoordinatorServer:
     """A stage's coordinator: a gRPC server over a :class:`CoordinatorState`.
@@ -120,11 +134,14 @@ class CoordinatorServer:
         clock: the state's clock.
         register_slice_s: the longest a ``Register`` long poll is held.
         watch_slice_s: the longest a ``Watch`` long poll is held without an event.
+        on_metrics: also called with each task's logged metric points (the standalone
+            coordinator prints them).
 
     Attributes:
         address: ``host:port`` for clients.
         token: the job token.
         state: the rules object.
+        metrics: every metric value the stage's tasks logged.
 
     Raises:
         CoordinatorError: the port cannot be bound.
@@ -143,8 +160,10 @@ class CoordinatorServer:
         clock: Callable[[], float] = time.monotonic,
         register_slice_s: float = _REGISTER_SLICE_S,
         watch_slice_s: float = _WATCH_SLICE_S,
+        on_metrics: Callable[[TaskRef, list], None] | None = None,
     ):
         self.state = CoordinatorState(num_workers, num_ps, clock)
+        self.metrics = MetricLog()
         self.token = token or new_token()
         tasks = num_workers + num_ps
         # Each task may hold a Register long poll and a Watch long poll at once; headroom for
@@ -154,7 +173,8 @@ class CoordinatorServer:
         )
         self._server = grpc.server(executor, options=[("grpc.so_reuseport", 0)])
         coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
-            _CoordinatorServicer(self.token, self.state, register_slice_s, watch_slice_s),
+            _CoordinatorServicer(self.token, self.state, self.metrics, register_slice_s,
+                                 watch_slice_s, on_metrics),
             self._server,
         )
         bound = self._server.add_insecure_port(join_host_port(host, port))

@@ -14,15 +14,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62ridge/protos/channel.proto\x12\x0b\x61kdl.bridge\"Z\n\x06TaskId\x12\x1f\n\x04role\x18\x01 \x01(\x0e\x32\x11.akdl.bridge.Role\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07subtask\x18\x03 \x01(\x05\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\"\x1e\n\x0bRecordBatch\x12\x0f\n\x07records\x18\x01 \x03(\x0c\")\n\x0bRecordChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04last\x18\x02 \x01(\x08\"n\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x15\n\rvalue_offsets\x18\x04 \x01(\x0c\x12\x13\n\x0brow_offsets\x18\x05 \x01(\x0c\x12\r\n\x05nulls\x18\x06 \x01(\x0c\"E\n\x0b\x43olumnBatch\x12\x10\n\x08num_rows\x18\x01 \x01(\x03\x12$\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x13.akdl.bridge.Column\"\"\n\nEndOfInput\x12\x14\n\x0crecord_count\x18\x01 \x01(\x03\"\xc1\x01\n\x0cInputMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.akdl.bridge.RecordBatchH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.akdl.bridge.RecordChunkH\x00\x12&\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x17.akdl.bridge.EndOfInputH\x00\x12+\n\x07\x63olumns\x18\x04 \x01(\x0b\x32\x18.akdl.bridge.ColumnBatchH\x00\x42\x06\n\x04kind\"j\n\tTaskError\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x16\n\x0e\x65xception_type\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\ttraceback\x18\x04 \x01(\t\"<\n\x0bTaskSuccess\x12\x14\n\x0crecords_read\x18\x01 \x01(\x03\x12\x17\n\x0frecords_written\x18\x02 \x01(\x03\"\xf0\x01\n\rOutputMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.akdl.bridge.RecordBatchH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.akdl.bridge.RecordChunkH\x00\x12+\n\x07success\x18\x03 \x01(\x0b\x32\x18.akdl.bridge.TaskSuccessH\x00\x12\'\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.akdl.bridge.TaskErrorH\x00\x12+\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x18.akdl.bridge.ColumnBatchH\x00\x42\x06\n\x04kind\"0\n\x0bPullRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\"#\n\x07PushAck\x12\x18\n\x10records_received\x18\x01 \x01(\x03*;\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x43HIEF\x10\x01\x12\n\n\x06WORKER\x10\x02\x12\x06\n\x02PS\x10\x03\x32\x93\x01\n\x0bTaskChannel\x12\x42\n\tPullInput\x12\x18.akdl.bridge.PullRequest\x1a\x19.akdl.bridge.InputMessage0\x01\x12@\n\nPushOutput\x12\x1a.akdl.bridge.OutputMessage\x1a\x14.akdl.bridge.PushAck(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62ridge/protos/channel.proto\x12\x0b\x61kdl.bridge\"Z\n\x06TaskId\x12\x1f\n\x04role\x18\x01 \x01(\x0e\x32\x11.akdl.bridge.Role\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0f\n\x07subtask\x18\x03 \x01(\x05\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\"\x1e\n\x0bRecordBatch\x12\x0f\n\x07records\x18\x01 \x03(\x0c\")\n\x0bRecordChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04last\x18\x02 \x01(\x08\"n\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x15\n\rvalue_offsets\x18\x04 \x01(\x0c\x12\x13\n\x0brow_offsets\x18\x05 \x01(\x0c\x12\r\n\x05nulls\x18\x06 \x01(\x0c\"E\n\x0b\x43olumnBatch\x12\x10\n\x08num_rows\x18\x01 \x01(\x03\x12$\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x13.akdl.bridge.Column\"\"\n\nEndOfInput\x12\x14\n\x0crecord_count\x18\x01 \x01(\x03\"\xc1\x01\n\x0cInputMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.akdl.bridge.RecordBatchH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.akdl.bridge.RecordChunkH\x00\x12&\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x17.akdl.bridge.EndOfInputH\x00\x12+\n\x07\x63olumns\x18\x04 \x01(\x0b\x32\x18.akdl.bridge.ColumnBatchH\x00\x42\x06\n\x04kind\"j\n\tTaskError\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\x12\x16\n\x0e\x65xception_type\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\ttraceback\x18\x04 \x01(\t\"<\n\x0bTaskSuccess\x12\x14\n\x0crecords_read\x18\x01 \x01(\x03\x12\x17\n\x0frecords_written\x18\x02 \x01(\x03\"X\n\x0bMetricPoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\x0c\n\x04time\x18\x04 \x01(\x01\x12\x10\n\x08integral\x18\x05 \x01(\x08\"3\n\x07Metrics\x12(\n\x06points\x18\x01 \x03(\x0b\x32\x18.akdl.bridge.MetricPoint\"\x99\x02\n\rOutputMessage\x12)\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x18.akdl.bridge.RecordBatchH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.akdl.bridge.RecordChunkH\x00\x12+\n\x07success\x18\x03 \x01(\x0b\x32\x18.akdl.bridge.TaskSuccessH\x00\x12\'\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.akdl.bridge.TaskErrorH\x00\x12+\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x18.akdl.bridge.ColumnBatchH\x00\x12\'\n\x07metrics\x18\x06 \x01(\x0b\x32\x14.akdl.bridge.MetricsH\x00\x42\x06\n\x04kind\"0\n\x0bPullRequest\x12!\n\x04task\x18\x01 \x01(\x0b\x32\x13.akdl.bridge.TaskId\"#\n\x07PushAck\x12\x18\n\x10records_received\x18\x01 \x01(\x03*;\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x43HIEF\x10\x01\x12\n\n\x06WORKER\x10\x02\x12\x06\n\x02PS\x10\x03\x32\x93\x01\n\x0bTaskChannel\x12\x42\n\tPullInput\x12\x18.akdl.bridge.PullRequest\x1a\x19.akdl.bridge.InputMessage0\x01\x12@\n\nPushOutput\x12\x1a.akdl.bridge.OutputMessage\x1a\x14.akdl.bridge.PushAck(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bridge.protos.channel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1126
-  _globals['_ROLE']._serialized_end=1185
+  _globals['_ROLE']._serialized_start=1310
+  _globals['_ROLE']._serialized_end=1369
   _globals['_TASKID']._serialized_start=44
   _globals['_TASKID']._serialized_end=134
   _globals['_RECORDBATCH']._serialized_start=136
@@ -41,12 +41,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKERROR']._serialized_end=732
   _globals['_TASKSUCCESS']._serialized_start=734
   _globals['_TASKSUCCESS']._serialized_end=794
-  _globals['_OUTPUTMESSAGE']._serialized_start=797
-  _globals['_OUTPUTMESSAGE']._serialized_end=1037
-  _globals['_PULLREQUEST']._serialized_start=1039
-  _globals['_PULLREQUEST']._serialized_end=1087
-  _globals['_PUSHACK']._serialized_start=1089
-  _globals['_PUSHACK']._serialized_end=1124
-  _globals['_TASKCHANNEL']._serialized_start=1188
-  _globals['_TASKCHANNEL']._serialized_end=1335
+  _globals['_METRICPOINT']._serialized_start=796
+  _globals['_METRICPOINT']._serialized_end=884
+  _globals['_METRICS']._serialized_start=886
+  _globals['_METRICS']._serialized_end=937
+  _globals['_OUTPUTMESSAGE']._serialized_start=940
+  _globals['_OUTPUTMESSAGE']._serialized_end=1221
+  _globals['_PULLREQUEST']._serialized_start=1223
+  _globals['_PULLREQUEST']._serialized_end=1271
+  _globals['_PUSHACK']._serialized_start=1273
+  _globals['_PUSHACK']._serialized_end=1308
+  _globals['_TASKCHANNEL']._serialized_start=1372
+  _globals['_TASKCHANNEL']._serialized_end=1519
 # @@protoc_insertion_point(module_scope)

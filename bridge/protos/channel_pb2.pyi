@@ -105,19 +105,41 @@ class TaskSuccess(_message.Message):
     records_written: int
     def __init__(self, records_read: _Optional[int] = ..., records_written: _Optional[int] = ...) -> None: ...
 
+class MetricPoint(_message.Message):
+    __slots__ = ("name", "value", "step", "time", "integral")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    INTEGRAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: float
+    step: int
+    time: float
+    integral: bool
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., step: _Optional[int] = ..., time: _Optional[float] = ..., integral: bool = ...) -> None: ...
+
+class Metrics(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[MetricPoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ...) -> None: ...
+
 class OutputMessage(_message.Message):
-    __slots__ = ("batch", "chunk", "success", "error", "columns")
+    __slots__ = ("batch", "chunk", "success", "error", "columns", "metrics")
     BATCH_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     batch: RecordBatch
     chunk: RecordChunk
     success: TaskSuccess
     error: TaskError
     columns: ColumnBatch
-    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., success: _Optional[_Union[TaskSuccess, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., columns: _Optional[_Union[ColumnBatch, _Mapping]] = ...) -> None: ...
+    metrics: Metrics
+    def __init__(self, batch: _Optional[_Union[RecordBatch, _Mapping]] = ..., chunk: _Optional[_Union[RecordChunk, _Mapping]] = ..., success: _Optional[_Union[TaskSuccess, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., columns: _Optional[_Union[ColumnBatch, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
 
 class PullRequest(_message.Message):
     __slots__ = ("task",)

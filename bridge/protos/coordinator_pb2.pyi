@@ -99,3 +99,17 @@ class Event(_message.Message):
     abort: Abort
     finish: Finish
     def __init__(self, round: _Optional[int] = ..., abort: _Optional[_Union[Abort, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
+
+class LogMetricsRequest(_message.Message):
+    __slots__ = ("task", "points", "round")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    task: _channel_pb2.TaskId
+    points: _containers.RepeatedCompositeFieldContainer[_channel_pb2.MetricPoint]
+    round: int
+    def __init__(self, task: _Optional[_Union[_channel_pb2.TaskId, _Mapping]] = ..., points: _Optional[_Iterable[_Union[_channel_pb2.MetricPoint, _Mapping]]] = ..., round: _Optional[int] = ...) -> None: ...
+
+class LogMetricsAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

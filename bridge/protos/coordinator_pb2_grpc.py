@@ -59,6 +59,11 @@ class CoordinatorStub(object):
                 request_serializer=bridge_dot_protos_dot_coordinator__pb2.WatchRequest.SerializeToString,
                 response_deserializer=bridge_dot_protos_dot_coordinator__pb2.Event.FromString,
                 _registered_method=True)
+        self.LogMetrics = channel.unary_unary(
+                '/akdl.bridge.Coordinator/LogMetrics',
+                request_serializer=bridge_dot_protos_dot_coordinator__pb2.LogMetricsRequest.SerializeToString,
+                response_deserializer=bridge_dot_protos_dot_coordinator__pb2.LogMetricsAck.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer(object):
@@ -95,6 +100,12 @@ class CoordinatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LogMetrics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +128,11 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=bridge_dot_protos_dot_coordinator__pb2.WatchRequest.FromString,
                     response_serializer=bridge_dot_protos_dot_coordinator__pb2.Event.SerializeToString,
+            ),
+            'LogMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogMetrics,
+                    request_deserializer=bridge_dot_protos_dot_coordinator__pb2.LogMetricsRequest.FromString,
+                    response_serializer=bridge_dot_protos_dot_coordinator__pb2.LogMetricsAck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +243,33 @@ class Coordinator(object):
             '/akdl.bridge.Coordinator/Watch',
             bridge_dot_protos_dot_coordinator__pb2.WatchRequest.SerializeToString,
             bridge_dot_protos_dot_coordinator__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/akdl.bridge.Coordinator/LogMetrics',
+            bridge_dot_protos_dot_coordinator__pb2.LogMetricsRequest.SerializeToString,
+            bridge_dot_protos_dot_coordinator__pb2.LogMetricsAck.FromString,
             options,
             channel_credentials,
             insecure,

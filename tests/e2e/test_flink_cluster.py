@@ -98,6 +98,25 @@ def job_ids(cluster: Cluster, state: str) -> list[str]:
     return [j["jid"] for j in jobs if j["state"] == state]
 
 
+def gauge_max(cluster: Cluster, job_id: str, suffix: str) -> float | None:
+    """The largest value over the subtasks of the job's gauge named ``...<suffix>``, if any."""
+    import urllib.request
+
+    base = f"http://localhost:{cluster.rest_port}/jobs/{job_id}"
+    with urllib.request.urlopen(base, timeout=5) as reply:
+        vertices = [v["id"] for v in json.load(reply)["vertices"]]
+    for vertex in vertices:
+        url = f"{base}/vertices/{vertex}/subtasks/metrics"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            names = [m["id"] for m in json.load(reply) if m["id"].endswith(suffix)]
+        if names:
+            with urllib.request.urlopen(f"{url}?get={names[0]}&agg=max", timeout=5) as reply:
+                values = json.load(reply)
+            if values:
+                return float(values[0]["max"])
+    return None
+
+
 SEED_2W_1PS = """
     import json, sys
     from operators import *
@@ -237,10 +256,10 @@ UNBOUNDED = """
     from operators import *
 
     open(sys.argv[1], "w").write(
-        "import time\\n"
         "def main(task_config):\\n"
-        "    for _ in task_config.dataset_fn():\\n"
-        "        pass\\n")
+        "    for seen, _ in enumerate(task_config.dataset_fn(), 1):\\n"
+        "        if seen % 10 == 0:\\n"
+        "            task_config.log_metric('rows_seen', seen)\\n")
     source = RandomTableSourceStreamOp(num_cols=1).setRowsPerSecond(50)
     op = TensorFlowStreamOp(user_files=[sys.argv[1]], main_script_file="forever.py",
                             output_schema_str="id long", num_workers=2)
@@ -266,6 +285,12 @@ def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
             time.sleep(0.5)
         running = job_ids(cluster, "RUNNING")
         assert len(running) == 1
+        # What main logs shows as a gauge of the stream's subtasks while it runs.
+        deadline = time.monotonic() + 60
+        while (seen := gauge_max(cluster, running[0], "akdl.rows_seen")) is None:
+            assert time.monotonic() < deadline, "the rows_seen gauge never showed in REST"
+            time.sleep(1)
+        assert seen >= 10
         started = time.monotonic()
         cancel = cluster.flink("cancel", running[0], timeout=60)
         assert cancel.returncode == 0, cancel.stdout + cancel.stderr

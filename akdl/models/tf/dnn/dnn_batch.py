@@ -12,7 +12,13 @@ import os
 from typing import Any
 
 from akdl.distribute import strategy_from_tf_config
-from akdl.models.tf.dnn.dnn_common import DnnParams, make_dataset, train, write_model_rows
+from akdl.models.tf.dnn.dnn_common import (
+    DnnParams,
+    epoch_metrics,
+    make_dataset,
+    train,
+    write_model_rows,
+)
 from bridge.steps import common_steps
 
 __all__ = ["main", "train_on_shards"]
@@ -51,4 +57,4 @@ def train_on_shards(task_config: Any) -> tuple[Any, DnnParams]:
         records = tf.data.TFRecordDataset(dataset_file)
         return make_dataset(task_config, params, records).repeat()
 
-    return train(strategy, params, local_batches, steps), params
+    return train(strategy, params, local_batches, steps, epoch_metrics(task_config)), params

@@ -18,6 +18,7 @@ Both signatures run the same model.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,10 @@ from akdl.data import feature_spec, input_schema
 __all__ = [
     "PREDICT_SIGNATURE",
     "DnnParams",
+    "EpochLogger",
     "build_model",
+    "correct_share",
+    "epoch_metrics",
     "export_saved_model",
     "make_dataset",
     "parse_batch_fn",
@@ -101,12 +105,17 @@ def logit_loss() -> Any:
     return keras.losses.BinaryCrossentropy(from_logits=True, reduction="none")
 
 
-def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_epoch: int) -> Any:
+#: Called after each epoch with ``(epoch, mean_loss, accuracy)``.
+EpochLogger = Callable[[int, float, float], None]
+
+
+def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_epoch: int,
+          log_epoch: EpochLogger | None = None) -> Any:
     """Train a fresh model for ``num_epochs`` of ``steps_per_epoch`` steps; returns it.
 
     ``make_local_dataset()`` gives this worker's batches (its own shard: nothing is sharded
     again). Every worker takes the same number of steps, so all-reduce never waits for a worker
-    that ran out of data.
+    that ran out of data. ``log_epoch(epoch, mean_loss, accuracy)`` is called after each epoch.
     """
     import keras
     import tensorflow as tf
@@ -124,29 +133,58 @@ def train(strategy: Any, params: DnnParams, make_local_dataset: Any, steps_per_e
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+        return loss, correct_share(logits, labels, global_batch)
 
+    log = log_epoch or _no_log
     if isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy):
-        return _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step)
+        return _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step,
+                              log)
 
     @tf.function
     def distributed_step(iterator):
         features, labels = next(iterator)
-        losses = strategy.run(step, args=(features, labels))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        loss, correct = strategy.run(step, args=(features, labels))
+        total = tf.distribute.ReduceOp.SUM
+        return strategy.reduce(total, loss, axis=None), strategy.reduce(total, correct, axis=None)
 
     batches = strategy.distribute_datasets_from_function(lambda _: make_local_dataset())
     for epoch in range(params.num_epochs):
         iterator = iter(batches)
-        total = 0.0
+        total, correct = 0.0, 0.0
         for _ in range(steps_per_epoch):
-            total += float(distributed_step(iterator))
+            loss, share = distributed_step(iterator)
+            total, correct = total + float(loss), correct + float(share)
+        steps = max(steps_per_epoch, 1)
         print(f"epoch {epoch + 1}/{params.num_epochs}: {steps_per_epoch} steps, "
-              f"mean loss {total / max(steps_per_epoch, 1):.4f}", flush=True)
+              f"mean loss {total / steps:.4f}", flush=True)
+        if steps_per_epoch:
+            log(epoch, total / steps, correct / steps)
     return model
 
 
-def _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step):
+def _no_log(epoch: int, loss: float, accuracy: float) -> None:
+    pass
+
+
+def correct_share(logits: Any, labels: Any, global_batch: Any) -> Any:
+    """The share of the global batch this replica's batch got right (sums to the accuracy)."""
+    import tensorflow as tf
+
+    predicted = tf.cast(logits[:, 0] > 0, labels.dtype)
+    right = tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
+    return right / tf.cast(global_batch, tf.float32)
+
+
+def epoch_metrics(task_config: Any) -> EpochLogger:
+    """An epoch logger that logs ``loss`` and ``accuracy`` through ``task_config``."""
+
+    def log(epoch: int, loss: float, accuracy: float) -> None:
+        task_config.log_metrics({"loss": loss, "accuracy": accuracy}, step=epoch)
+
+    return log
+
+
+def _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model, step, log):
     """The chief schedules ``steps_per_epoch`` steps per epoch on the workers.
 
     ``make_local_dataset`` runs on each worker, so each reads its own shard.
@@ -165,9 +203,13 @@ def _train_with_ps(strategy, params, make_local_dataset, steps_per_epoch, model,
         losses = [coordinator.schedule(worker_step, args=(iterator,))
                   for _ in range(steps_per_epoch)]
         coordinator.join()
-        mean = sum(float(loss.fetch()) for loss in losses) / max(steps_per_epoch, 1)
+        results = [result.fetch() for result in losses]
+        steps = max(steps_per_epoch, 1)
+        mean = sum(float(loss) for loss, _ in results) / steps
         print(f"epoch {epoch + 1}/{params.num_epochs}: {steps_per_epoch} steps on the workers, "
               f"mean loss {mean:.4f}", flush=True)
+        if steps_per_epoch:
+            log(epoch, mean, sum(float(share) for _, share in results) / steps)
     return model
 
 

@@ -17,7 +17,10 @@ from typing import Any
 from akdl.distribute import cluster_spec, strategy_from_tf_config
 from akdl.models.tf.dnn.dnn_common import (
     DnnParams,
+    EpochLogger,
     build_model,
+    correct_share,
+    epoch_metrics,
     logit_loss,
     parse_batch_fn,
     write_model_rows,
@@ -34,10 +37,12 @@ PS_REFUSAL = (
 )
 
 
-def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any, int]:
+def train_on_stream(strategy: Any, params: DnnParams, batches: Any,
+                    log_steps: EpochLogger | None = None) -> tuple[Any, int]:
     """Train a fresh model over ``batches`` of ``(features, label)``; returns it and the steps.
 
     ``batches`` is this worker's own stream; the workers' streams may differ in length.
+    ``log_steps(step, mean_loss, accuracy)`` is called every 100 steps.
     """
     import keras
     import tensorflow as tf
@@ -68,24 +73,27 @@ def train_on_stream(strategy: Any, params: DnnParams, batches: Any) -> tuple[Any
                 loss = tf.reduce_sum(per_example) / global_rows
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
+            return loss, correct_share(logits, labels, global_rows)
 
-        losses = strategy.run(step, args=(features, labels))
-        return strategy.reduce(sum_op, losses, axis=None)
+        loss, correct = strategy.run(step, args=(features, labels))
+        return strategy.reduce(sum_op, loss, axis=None), strategy.reduce(sum_op, correct, axis=None)
 
     empty = (tf.zeros([0, num_features], tf.float32), tf.zeros([0], tf.float32))
     iterator = iter(batches)
-    steps, loss_sum = 0, 0.0
+    steps, loss_sum, correct_sum = 0, 0.0, 0.0
     while True:
         features, labels = next(iterator, empty)
         global_rows = rows_in_step(tf.cast(tf.shape(labels)[0], tf.float32))
         if float(global_rows) == 0:
             break
-        loss_sum += float(train_step(features, labels, global_rows))
+        loss, correct = train_step(features, labels, global_rows)
+        loss_sum, correct_sum = loss_sum + float(loss), correct_sum + float(correct)
         steps += 1
         if steps % 100 == 0:
             print(f"step {steps}: mean loss {loss_sum / 100:.4f}", flush=True)
-            loss_sum = 0.0
+            if log_steps is not None:
+                log_steps(steps, loss_sum / 100, correct_sum / 100)
+            loss_sum, correct_sum = 0.0, 0.0
     return model, steps
 
 
@@ -97,7 +105,7 @@ def main(task_config: Any) -> None:
     strategy = strategy_from_tf_config()
     to_xy = parse_batch_fn(task_config, params)
     batches = task_config.dataset_fn().batch(params.batch_size).map(to_xy)
-    model, steps = train_on_stream(strategy, params, batches)
+    model, steps = train_on_stream(strategy, params, batches, epoch_metrics(task_config))
     print(f"the stream ended after {steps} steps", flush=True)
     if task_config.task_type == "chief":
         write_model_rows(task_config, model, params)
