@@ -5,7 +5,8 @@ JobManager and N TaskManagers from it with their own configuration, logs and pid
 one directory of the project (``.flink-cluster/`` by default, git-ignored), never in
 site-packages. ``bash scripts/flink-cluster.sh`` is its command line:
 
-    start [--taskmanagers N] [--slots S] [--rest-port P]   prints http://localhost:PORT
+    start [--taskmanagers N] [--slots S] [--rest-port P] [--netns]
+                                                           prints http://localhost:PORT
     status                                                 prints it again, or exits 1
     stop                                                   leaves no process of the cluster
     flink ARGS...                                          the wheel's bin/flink, configured
@@ -15,6 +16,12 @@ site-packages. ``bash scripts/flink-cluster.sh`` is its command line:
 The TaskManagers' Python workers (process mode) and the programs ``flink run`` starts use this
 project's interpreter: ``python.executable`` and ``python.client.executable`` point at it, and
 its ``bin`` dir leads the ``PATH`` of every process the cluster starts.
+
+``start --netns`` simulates several hosts (root only): each TaskManager runs in its own network
+namespace with its own address (`scripts/netns_hosts.py`), the JobManager and clients in the
+root namespace. Its TaskManagers get ``AKDL_TF_HOST`` (their address), and ``flink run``
+through this tool gets ``AKDL_COORDINATOR_BIND=0.0.0.0`` and ``AKDL_COORDINATOR_HOST`` (the
+bridge's address), as several real hosts would need.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bridge.process import pid_exists  # noqa: E402
+from scripts.netns_hosts import NetnsHosts, netns_problem  # noqa: E402
 
 __all__ = ["ClusterDir", "main"]
 
@@ -100,6 +108,20 @@ class ClusterDir:
             "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
         }
 
+    def client_env(self) -> dict[str, str]:
+        """The environment of a client (``flink run``): with simulated hosts, where the
+        coordinator binds and how the TaskManagers reach it."""
+        env = self.env()
+        hosts = self.netns_hosts()
+        if hosts is not None:
+            env.update(AKDL_COORDINATOR_BIND="0.0.0.0",
+                       AKDL_COORDINATOR_HOST=hosts.driver_address)
+        return env
+
+    def netns_hosts(self) -> NetnsHosts | None:
+        """The simulated hosts, when the cluster was started with ``--netns``."""
+        return NetnsHosts(str(self.root)) if self.state().get("netns") else None
+
     def state(self) -> dict:
         """What ``start`` recorded (ports, counts); empty if never started."""
         try:
@@ -128,7 +150,8 @@ class ClusterDir:
         except (OSError, urllib.error.URLError, ValueError):
             return None
 
-    def write_config(self, slots: int, rest_port: int, taskmanagers: int) -> None:
+    def write_config(self, slots: int, rest_port: int, taskmanagers: int,
+                     driver_address: str | None = None) -> None:
         """The wheel's configuration, with this cluster's ports, slots, dirs and Python."""
         home = flink_home()
         if self.conf.exists():
@@ -150,17 +173,24 @@ class ClusterDir:
             "env.log.dir": str(self.log),
             "env.pid.dir": str(self.pid),
         }
+        if driver_address is not None:  # TaskManagers on other (simulated) hosts
+            flat.update({
+                "jobmanager.rpc.address": driver_address,
+                "jobmanager.bind-host": "0.0.0.0",
+                "rest.bind-address": "0.0.0.0",
+                "taskmanager.bind-host": "0.0.0.0",
+            })
         for key, value in flat.items():
             _set_nested(config, key, value)
         (self.conf / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         self.state_file.write_text(json.dumps(
             {"rest_port": rest_port, "slots": slots, "taskmanagers": taskmanagers,
-             "python": python}))
+             "python": python, "netns": driver_address is not None}))
 
-    def flink_script(self, name: str, *args: str) -> None:
-        """Run one of the wheel's ``bin/`` scripts for this cluster."""
-        subprocess.run(["bash", str(flink_home() / "bin" / name), *args], env=self.env(),
-                       check=True, stdout=subprocess.DEVNULL)
+    def flink_script(self, name: str, *args: str, prefix: tuple[str, ...] = ()) -> None:
+        """Run one of the wheel's ``bin/`` scripts for this cluster (after ``prefix``)."""
+        subprocess.run([*prefix, "bash", str(flink_home() / "bin" / name), *args],
+                       env=self.env(), check=True, stdout=subprocess.DEVNULL)
 
 
 def _set_nested(config: dict, dotted: str, value) -> None:
@@ -176,18 +206,34 @@ def _set_nested(config: dict, dotted: str, value) -> None:
     node[parts[-1]] = value
 
 
-def start(cluster: ClusterDir, taskmanagers: int, slots: int, rest_port: int) -> int:
-    """Start the JobManager and the TaskManagers; wait until every slot is registered."""
+def start(cluster: ClusterDir, taskmanagers: int, slots: int, rest_port: int,
+          netns: bool = False) -> int:
+    """Start the JobManager and the TaskManagers; wait until every slot is registered.
+
+    With ``netns``, each TaskManager runs on a simulated host of its own.
+    """
     if cluster.pids() and any(pid_exists(p) for p in cluster.pids()):
         print(f"a cluster already runs from {cluster.root}; stop it first", file=sys.stderr)
+        return 1
+    if netns and (problem := netns_problem()) is not None:
+        print(f"cannot start with --netns: {problem}", file=sys.stderr)
         return 1
     for directory in (cluster.log, cluster.pid):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-    cluster.write_config(slots, rest_port or _free_port(), taskmanagers)
+    hosts = NetnsHosts(str(cluster.root)) if netns else None
+    cluster.write_config(slots, rest_port or _free_port(), taskmanagers,
+                         hosts.driver_address if hosts else None)
     cluster.flink_script("jobmanager.sh", "start")
-    for _ in range(taskmanagers):
-        cluster.flink_script("taskmanager.sh", "start")
+    if hosts is None:
+        for _ in range(taskmanagers):
+            cluster.flink_script("taskmanager.sh", "start")
+    else:
+        for host in hosts.create(taskmanagers):
+            cluster.flink_script(
+                "taskmanager.sh", "start", f"-Dtaskmanager.host={host.address}",
+                prefix=(*host.command(["env"]), f"AKDL_TF_HOST={host.address}"))
+            print(f"TaskManager on simulated host {host.namespace} ({host.address})")
     deadline = time.monotonic() + _START_TIMEOUT_S
     while True:
         overview = cluster.overview()
@@ -233,6 +279,9 @@ def stop(cluster: ClusterDir) -> int:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    hosts = cluster.netns_hosts()
+    if hosts is not None:
+        hosts.destroy(cluster.state().get("taskmanagers", 0))
     if survivors:
         print(f"killed {len(survivors)} process(es) that outlived the stop: {survivors}",
               file=sys.stderr)
@@ -248,7 +297,7 @@ def run_flink(cluster: ClusterDir, args: list[str]) -> int:
     argv = ["bash", str(flink_home() / "bin" / "flink"), *args]
     if args and args[0] in ("run", "cancel", "list", "info", "stop") and "-m" not in args:
         argv[3:3] = ["-m", f"localhost:{cluster.state()['rest_port']}"]
-    return subprocess.run(argv, env=cluster.env(), check=False).returncode
+    return subprocess.run(argv, env=cluster.client_env(), check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     start_parser.add_argument("--slots", type=int, default=2)
     start_parser.add_argument("--rest-port", type=int, default=8081,
                               help="0 picks a free port")
+    start_parser.add_argument("--netns", action="store_true",
+                              help="each TaskManager on a simulated host (root only)")
     commands.add_parser("status")
     commands.add_parser("stop")
     commands.add_parser("env")
@@ -270,15 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cluster = ClusterDir(args.dir.resolve())
     if args.command == "start":
-        return start(cluster, args.taskmanagers, args.slots, args.rest_port)
+        return start(cluster, args.taskmanagers, args.slots, args.rest_port, args.netns)
     if args.command == "status":
         return status(cluster)
     if args.command == "stop":
         return stop(cluster)
     if args.command == "env":
-        env = cluster.env()
-        for key in ("FLINK_CONF_DIR", "FLINK_LOG_DIR", "FLINK_PID_DIR"):
-            print(f"export {key}={env[key]}")
+        env = cluster.client_env()
+        for key in ("FLINK_CONF_DIR", "FLINK_LOG_DIR", "FLINK_PID_DIR", "AKDL_COORDINATOR_BIND",
+                    "AKDL_COORDINATOR_HOST"):
+            if key in env:
+                print(f"export {key}={env[key]}")
         return 0
     return run_flink(cluster, args.args)
 
