@@ -28,3 +28,8 @@ from operators import predict_op as _predict_op  # noqa: E402
 from operators.predict_op import *  # noqa: F403,E402
 
 __all__ += _predict_op.__all__
+
+from operators import sql_predict as _sql_predict  # noqa: E402
+from operators.sql_predict import *  # noqa: F403,E402
+
+__all__ += _sql_predict.__all__

@@ -139,19 +139,21 @@ class PredictFunction(_SessionFunction):
 
     def eval(self, *args: pd.Series) -> pd.DataFrame:
         """The predictions of one batch, in order."""
-        rows = len(args[0])
+        return _result_frame(self._output_schema, self.predict(self._batch(args, len(args[0]))))
+
+    def predict(self, batch: Any) -> list[Any]:
+        """The output columns (numpy arrays or lists of values) for one wire batch, in order."""
         parts: list[list[Any]] = [[] for _ in self._output_schema.fields]
-        for answer in self._session.exchange_columns(self._batch(args, rows)):
+        for answer in self._session.exchange_columns(batch):
             count, columns = decode_batch(answer)
             for part, ft, column in zip(parts, self._output_schema.types, columns, strict=True):
                 part.append(column.values if is_plain_array(ft, column)
                             else to_python(ft, column, count))
-        outputs = [
+        return [
             np.concatenate(p) if all(isinstance(x, np.ndarray) for x in p)
             else [v for x in p for v in x]
             for p in parts
         ]
-        return _result_frame(self._output_schema, outputs)
 
     def close(self) -> None:
         """End the TF process's input, check that it succeeded, then stop it."""

@@ -54,6 +54,7 @@ __all__ = [
     "build_columnar_predict",
     "build_columnar_script",
     "choose_path",
+    "configure_vectorized",
 ]
 
 COLUMNAR, ROWS, AUTO = "columnar", "rows", "auto"
@@ -124,8 +125,11 @@ def _obstacle(kind: int, input_schema: Schema, output_schema: Schema, parallelis
     return columnar_obstacle(input_schema, output_schema)
 
 
-def _configure(t_env: Any, flush_interval_ms: int | None, operator: str) -> None:
-    """Bigger Arrow batches (unless the user set them), routing-stable batch parallelism."""
+def configure_vectorized(t_env: Any, flush_interval_ms: int | None, operator: str) -> None:
+    """Bigger Arrow batches (unless the user set them), routing-stable batch parallelism.
+
+    With ``flush_interval_ms`` (streams), PyFlink also hands results on at least that often.
+    """
     config = t_env.get_config()
     for key in _BATCH_OPTIONS:
         if not config.get(key, ""):
@@ -166,7 +170,7 @@ def build_columnar_predict(
 ) -> Table:
     """Append a predict stage on the columnar path; returns the result table."""
     t_env = table._t_env
-    _configure(t_env, flush_interval_ms, plan.operator_name)
+    configure_vectorized(t_env, flush_interval_ms, plan.operator_name)
     output = columns.output_schema
     function = _register(t_env, PredictFunction(plan), DataTypes.ROW(_result_fields(output)),
                          "akdl_predict")
@@ -207,7 +211,7 @@ def build_columnar_script(
 ) -> Table:
     """Append a batch script or train stage on the columnar path; returns its output table."""
     t_env = table._t_env
-    _configure(t_env, None, plan.operator_name)
+    configure_vectorized(t_env, None, plan.operator_name)
     keys = batch_hash_keys(parallelism, plan.parallelism)
     data = data_subtasks(plan.num_workers, plan.num_ps)
     packed_type = DataTypes.ROW([
