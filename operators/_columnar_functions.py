@@ -100,7 +100,7 @@ class _SessionFunction(ScalarFunction):
                 f"{self._where}: this stage of {self._plan.parallelism} TF processes has no "
                 "coordinator; run the job through akdl (op.collect(), op.print(), execute())"
             )
-        self._session = TaskSession(self._plan, task, coordinator)
+        self._session = TaskSession(self._plan, task, coordinator, context.get_metric_group())
         self._session.start()
         _log.info("%s: columnar path, TF process started", self._where)
 

@@ -64,6 +64,8 @@ class MetricsMixin:
     def plotMetrics(self, path: str | os.PathLike[str]) -> str:  # noqa: N802 (Alink-style name)
         """Write a PNG with one chart per metric over its steps, one line per task.
 
+        A metric with a single step (such as the built-in ones) is drawn as one bar per task.
+
         Needs matplotlib (``pip install matplotlib``).
 
         Returns:
@@ -82,9 +84,13 @@ class MetricsMixin:
         figure = Figure(figsize=(4.5 * columns, 3.2 * rows), layout="constrained")
         axes = figure.subplots(rows, columns, squeeze=False).flatten()
         for ax, name in zip(axes, names, strict=False):
-            for task, values in metrics[metrics["name"] == name].groupby("task"):
-                ax.plot(values["step"], values["value"], marker="o", markersize=3, label=task)
+            values = metrics[metrics["name"] == name]
             ax.set_title(name)
+            if values["step"].nunique() == 1:  # one value per task (the built-ins): bars
+                ax.bar(values["task"], values["value"], color="tab:blue")
+                continue
+            for task, series in values.groupby("task"):
+                ax.plot(series["step"], series["value"], marker="o", markersize=3, label=task)
             ax.set_xlabel("step")
             ax.legend(fontsize="small")
         for ax in axes[len(names):]:

@@ -30,6 +30,7 @@ from bridge.schema import ColumnNotFoundError, parse_schema
 from bridge.work_dir import MODEL_FILE
 from operators import env as _env
 from operators._columnar_stage import COLUMNAR, build_columnar_predict, choose_path, log_choice
+from operators._op_metrics import MetricsMixin
 from operators._stage_function import FlushPolicy
 from operators._stage_graph import build_stage
 from operators._stage_handlers import PredictHandler
@@ -53,7 +54,7 @@ __all__ = [
 _MODEL_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
-class _PredictOperator:
+class _PredictOperator(MetricsMixin):
     """Turns the predict parameters into a predict stage over a table."""
 
     def _flush_policy(self) -> FlushPolicy | None:
@@ -112,7 +113,7 @@ class _PredictOperator:
             predict=spec,
             print_process_info=_env.is_print_process_info(),
         )
-        self._add_stage(plan.stage)
+        self._track_stage(plan.stage)
         choice = choose_path(self, task_spec_pb2.PREDICT, columns.selected_schema,
                              columns.output_schema, _env.get_parallelism(), plan.parallelism)
         log_choice(plan, choice)
