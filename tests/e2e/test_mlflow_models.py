@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
 import mlflow
 import numpy as np
 import pytest
+from train_data import DATA_SCHEMA, PREDICT_PARAMS, separable_rows
 
 import akdl
 import akdl.mlflow
@@ -29,20 +29,7 @@ from operators import (
 
 pytestmark = pytest.mark.e2e
 
-DATA_SCHEMA = "id long, f0 double, f1 double, label int"
-PREDICT_PARAMS = dict(
-    selected_cols=["f0", "f1"], reserved_cols=["id", "label"],
-    output_schema_str="probability double, prediction long",
-)
 
-
-def separable_rows(n: int, seed: int) -> list[tuple]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        a, b = rng.uniform(-1, 1), rng.uniform(-1, 1)
-        rows.append((i, a, b, int(a + b > 0)))
-    return rows
 
 
 HELD_OUT = separable_rows(200, seed=2)

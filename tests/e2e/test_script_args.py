@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 from py4j.protocol import Py4JJavaError
+from train_data import separable_rows
 
 from bridge.errors import ParamError
 from operators import (
@@ -141,14 +140,6 @@ STREAM_SCRIPT = """
         config.output_writer.write_row({"id": int(row["id"]) + args.offset})
 """
 
-
-def separable_rows(n: int, seed: int) -> list[tuple]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        a, b = rng.uniform(-1, 1), rng.uniform(-1, 1)
-        rows.append((i, a, b, int(a + b > 0)))
-    return rows
 
 
 def test_an_argparse_train_script_runs_unmodified_and_its_model_predicts(local_env, write_script):
