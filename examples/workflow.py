@@ -35,6 +35,7 @@ from operators import (
 
 FEATURES = ["f0", "f1", "f2", "f3"]
 MODEL_NAME = "akdl-workflow-dnn"
+EXPERIMENT = "akdl-workflow"
 DNN_TRAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                          "akdl", "models", "tf", "dnn", "dnn_train.py")
 
@@ -109,9 +110,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=4)
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    mlflow.set_tracking_uri(args.tracking_uri
-                            or f"sqlite:///{os.path.abspath(args.out)}/mlflow.db")
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    if args.tracking_uri:
+        mlflow.set_tracking_uri(args.tracking_uri)
+    else:  # a store of its own in --out, artifacts included (not ./mlruns)
+        mlflow.set_tracking_uri(f"sqlite:///{out}/mlflow.db")
+        if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+            mlflow.create_experiment(EXPERIMENT, artifact_location=f"file://{out}/artifacts")
+    mlflow.set_experiment(EXPERIMENT)
     use_local_env(2)
 
     train_rows, held_out = prep(args.rows)
@@ -123,7 +130,7 @@ def main() -> None:
     metrics = trainer.getMetrics()
     last = metrics[metrics["name"] == "accuracy"].groupby("task")["value"].last()
     print("training accuracy of the last epoch:", last.round(3).to_dict())
-    plot = trainer.plotMetrics(os.path.join(args.out, "metrics.png"))
+    plot = trainer.plotMetrics(os.path.join(out, "metrics.png"))
     print(f"metrics plot: {plot}")
 
     model_uri = f"models:/{MODEL_NAME}/{info.registered_model_version}"
