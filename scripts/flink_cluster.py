@@ -51,6 +51,10 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO / ".flink-cluster"
 _START_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 30.0
+# Set in a process that ran a PyFlink job in loopback mode (its worker pool merges the worker's
+# environment into os.environ). Inherited by a TaskManager, the first would make it hand its
+# Python workers to that process instead of running them; the second stops a client's gateway.
+_NOT_INHERITED = ("PYTHON_LOOPBACK_SERVER_ADDRESS", "PYFLINK_GATEWAY_DISABLED")
 
 
 def flink_home() -> Path:
@@ -100,8 +104,9 @@ class ClusterDir:
     def env(self) -> dict[str, str]:
         """The environment of every Flink script run for this cluster."""
         venv_bin = str(Path(sys.executable).parent)
+        inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
         return {
-            **os.environ,
+            **inherited,
             "FLINK_CONF_DIR": str(self.conf),
             "FLINK_LOG_DIR": str(self.log),
             "FLINK_PID_DIR": str(self.pid),

@@ -19,6 +19,8 @@ SESSION_VAR = "AKDL_TEST_SESSION"
 RUNNER_MARK = "akdl.runner"
 os.environ.setdefault(SESSION_VAR, uuid.uuid4().hex)
 SESSION_ID = os.environ[SESSION_VAR]
+# Imported by the suite's conftest, before any job runs (see driver_environ).
+SESSION_START_ENVIRON = dict(os.environ)
 
 
 def _is_ours(proc: psutil.Process) -> bool:
@@ -55,9 +57,13 @@ def reap_leftovers(settle_s: float = 15.0) -> list[str]:
 def driver_environ(**extra: str) -> dict[str, str]:
     """The environment for a driver program run as a subprocess of this test session.
 
-    A loopback job run earlier in this process sets ``PYFLINK_GATEWAY_DISABLED`` (its Python
-    worker runs here), which would stop the child from starting its own JVM gateway.
+    It is this process's environment as the session started, not as it is now: a loopback
+    job run here merges its Python worker's whole environment into ``os.environ`` (PyFlink's
+    worker pool does ``os.environ.update``). Passed on, ``PYTHON_LOOPBACK_SERVER_ADDRESS``
+    makes a cluster's TaskManagers hand their Python workers to this process in loopback mode
+    instead of running them (and fails across network namespaces), and
+    ``PYFLINK_GATEWAY_DISABLED`` stops a child from starting its own JVM gateway.
     """
-    environ = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    environ = dict(SESSION_START_ENVIRON)
     environ.update(extra)
     return environ

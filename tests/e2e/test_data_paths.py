@@ -9,10 +9,10 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 from decimal import Decimal
 
 import pytest
+from session_processes import driver_environ
 
 from bridge.errors import ParamError
 from operators import (
@@ -170,7 +170,7 @@ def dnn_model(local_env, repo_root, tmp_path_factory):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    env = driver_environ()
     subprocess.run([sys.executable, "-c", code, directory], check=True, env=env, timeout=180,
                    capture_output=True, cwd=repo_root)
     return directory

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
 
 import pytest
-from session_processes import SESSION_VAR, reap_leftovers
+from session_processes import SESSION_VAR, driver_environ, reap_leftovers
 
 from operators import (
     MemSourceBatchOp,
@@ -84,7 +83,7 @@ def test_cancelling_one_job_leaves_another_job_of_the_driver_running(
 
 
 def test_cleanup_leaves_a_runner_process_of_another_session_alone(local_env, write_script):
-    env = {k: v for k, v in os.environ.items() if k != SESSION_VAR}
+    env = {k: v for k, v in driver_environ().items() if k != SESSION_VAR}
     decoy = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(300)", "akdl.runner"], env=env
     )

@@ -13,6 +13,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from py4j.protocol import Py4JJavaError
+from session_processes import driver_environ
 
 from bridge.errors import ParamError
 from operators import MemSourceBatchOp, RandomTableSourceBatchOp, TensorFlowBatchOp
@@ -247,9 +248,7 @@ def test_output_that_does_not_fit_the_schema_names_the_column(local_env, write_s
 
 
 def test_seed_example_runs_as_written_and_its_model_loads_in_plain_tf(tmp_path, repo_root):
-    # Loopback UDFs run in this process and set PYFLINK_GATEWAY_DISABLED; a fresh driver must
-    # not inherit it.
-    env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    env = driver_environ()
     result = subprocess.run(
         [sys.executable, os.path.join(repo_root, "examples", "seed_example.py")],
         capture_output=True,

@@ -12,6 +12,7 @@ import tarfile
 import numpy as np
 import pytest
 from py4j.protocol import Py4JJavaError
+from session_processes import driver_environ
 from train_data import DATA_SCHEMA, PREDICT_PARAMS, separable_rows
 
 from akdl import LocalPredictor
@@ -90,7 +91,7 @@ out = tf.saved_model.load(path).signatures["serving_default"](
     f0=tf.constant([0.9, -0.9]), f1=tf.constant([0.8, -0.7]))
 print(json.dumps(out["prediction"].numpy().tolist()))
 """
-    env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    env = driver_environ()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=120, cwd=os.path.dirname(os.path.dirname(
                                 os.path.dirname(os.path.abspath(__file__)))))
@@ -139,7 +140,7 @@ def keras_model(tmp_path_factory):
     """A SavedModel of a small Keras model, as a directory, a zip and a tar.gz."""
     root = tmp_path_factory.mktemp("keras")
     directory = str(root / "model")
-    env = {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    env = driver_environ()
     subprocess.run([sys.executable, "-c", KERAS_MODEL_CODE, directory], check=True, env=env,
                    timeout=180, capture_output=True)
     zip_path = shutil.make_archive(str(root / "model_zip"), "zip", directory)
