@@ -30,13 +30,16 @@ batches of --batch-size, at parallelism 1:
 - D, bare map: the same source through a bare PyFlink Python ``map`` (one row at a time, a
   trivial function of the features) into a blackhole sink: what any Python stage over these rows
   pays, without TensorFlow.
+- E, SQL function (``--sql``): the same source and model through ``register_predict_function``
+  in ``SELECT id, predict_probability(f0, ..., f9) FROM source`` into a blackhole sink, timed
+  like A, in the same loop.
 
 TensorFlow is never imported in this process: the model build (before the Flink runs), B and
 C (after them) each run in a child process (this script with ``--child``) that reports one
 JSON line.
 
     .venv/bin/python scripts/bench_predict.py [--rows 200000] [--batch-size 256] [--repeat 1]
-        [--beam-model savedmodel keras] [--beam-source create generated] [--json PATH]
+        [--beam-model savedmodel keras] [--beam-source create generated] [--sql] [--json PATH]
 """
 
 from __future__ import annotations
@@ -269,6 +272,29 @@ def time_bare_map(rows: int) -> float:
     return time.perf_counter() - start
 
 
+def time_sql_function(workdir: str, rows: int, batch_size: int) -> float:
+    """E: the model as a SQL function over the same generated rows, into a blackhole sink."""
+    from pyflink.table import TableDescriptor
+
+    from operators import RandomTableSourceBatchOp, register_predict_function
+
+    table = RandomTableSourceBatchOp(num_rows=rows, num_cols=len(FEATURES), id_col="id",
+                                     output_cols=FEATURES).getTable()
+    t_env = table._t_env
+    register_predict_function(
+        "predict_probability", os.path.join(workdir, SAVED_MODEL),
+        ", ".join(f"{f} double" for f in FEATURES), "probability double", t_env=t_env,
+        batch_size=batch_size)
+    t_env.create_temporary_view("bench_source", table)
+    query = t_env.sql_query(
+        f"SELECT id, predict_probability({', '.join(FEATURES)}) AS p FROM bench_source")
+    start = time.perf_counter()
+    query.execute_insert(TableDescriptor.for_connector("blackhole").build()).wait()
+    elapsed = time.perf_counter() - start
+    t_env.drop_temporary_view("bench_source")
+    return elapsed
+
+
 def count_flink(workdir: str, rows: int, batch_size: int) -> tuple[int, float]:
     from pyflink.table.expressions import lit
 
@@ -302,6 +328,8 @@ def main() -> None:
                         help="where Beam's rows come from (see the module docstring)")
     parser.add_argument("--remote", metavar="HOST:PORT",
                         help="run the Flink sides (A, D) on this cluster (use_remote_env)")
+    parser.add_argument("--sql", action="store_true",
+                        help="also time the model as a SQL function (E)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -335,12 +363,17 @@ def main() -> None:
             use_local_env(1)
         flink_warmup_and_sample(workdir, batch)
         time_bare_map(2_000)  # warm-up of the map's path
-        flink_seconds, map_seconds = [], []
+        if args.sql:
+            time_sql_function(workdir, 2_000, batch)  # warm-up of the function's path
+        flink_seconds, map_seconds, sql_seconds = [], [], []
         for attempt in range(args.repeat):
             flink_seconds.append(time_flink(workdir, rows, batch))
             map_seconds.append(time_bare_map(rows))
             print(f"  A run {attempt + 1}: {flink_seconds[-1]:.1f} s; "
                   f"D run {attempt + 1}: {map_seconds[-1]:.1f} s", flush=True)
+            if args.sql:
+                sql_seconds.append(time_sql_function(workdir, rows, batch))
+                print(f"  E run {attempt + 1}: {sql_seconds[-1]:.1f} s", flush=True)
         counted, count_seconds = count_flink(workdir, rows, batch)
         if counted != rows:
             raise SystemExit(f"Flink COUNT(*) gave {counted} rows, expected {rows}")
@@ -373,9 +406,15 @@ def main() -> None:
         label = f"{labels[variant]:<2} Beam RunInference [{variant}]"
         print(rate_line(label, rows, result["seconds"]))
     print(rate_line("D  bare PyFlink Python map, same source", rows, map_seconds))
+    if sql_seconds:
+        print(rate_line("E  SQL function (register_predict_function)", rows, sql_seconds))
     print()
     print(f"A/B  = {rate_a / rate_b:.3f}  (Flink operator rate as a fraction of TF direct)")
     print(f"A/D  = {rate_a / rate_d:.3f}  (Flink operator / bare PyFlink map)")
+    if sql_seconds:
+        rate_e = rows / statistics.median(sql_seconds)
+        print(f"E/A  = {rate_e / rate_a:.3f}  (SQL function / Flink operator)")
+        print(f"E/D  = {rate_e / rate_d:.3f}  (SQL function / bare PyFlink map)")
     for variant, result in beams.items():
         rate_c, c = rows / statistics.median(result["seconds"]), labels[variant]
         print(f"{'A/' + c:<4} = {rate_a / rate_c:.3f}  (Flink operator / Beam [{variant}])")
