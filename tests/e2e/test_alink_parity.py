@@ -132,7 +132,7 @@ def test_a_model_given_twice_or_not_at_all_is_a_clear_error(alink_training):
 
 
 def test_tensors_in_string_columns_use_alink_text_and_read_back(alink_training):
-    train, source, colNames, _ = alink_training  # noqa: N806
+    train, source, colNames, model_rows = alink_training  # noqa: N806
     op = (
         TFTableModelPredictBatchOp()
         .setOutputSchemaStr("probabilities string, logits string")
@@ -157,7 +157,8 @@ def test_tensors_in_string_columns_use_alink_text_and_read_back(alink_training):
         .setSignatureDefKey("predict")
         .setSelectedCols(colNames)
         .setReservedCols([])
-        .linkFrom(train, source)
+        # The trained rows again, not a second training job.
+        .linkFrom(MemSourceBatchOp(model_rows, "model_id long, model_info string"), source)
     )
     assert all(len(json.loads(r[0])) == 2 for r in as_json.collect())
 
