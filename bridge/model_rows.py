@@ -23,6 +23,7 @@ __all__ = [
     "model_rows_to_saved_model",
     "model_rows_to_zip_bytes",
     "saved_model_to_model_rows",
+    "saved_model_zip_bytes",
 ]
 
 MODEL_SCHEMA = "model_id BIGINT, model_info STRING"
@@ -50,8 +51,8 @@ def find_saved_model(directory: str) -> str:
     )
 
 
-def saved_model_to_model_rows(saved_model_dir: str, name: str = "model") -> list[tuple[int, str]]:
-    """Zip a SavedModel directory and cut it into Alink model rows."""
+def saved_model_zip_bytes(saved_model_dir: str) -> bytes:
+    """The SavedModel in a directory (or its single sub-directory), zipped, as bytes."""
     root = find_saved_model(saved_model_dir)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -59,7 +60,12 @@ def saved_model_to_model_rows(saved_model_dir: str, name: str = "model") -> list
             for file in sorted(files):
                 path = os.path.join(folder, file)
                 archive.write(path, os.path.relpath(path, root))
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def saved_model_to_model_rows(saved_model_dir: str, name: str = "model") -> list[tuple[int, str]]:
+    """Zip a SavedModel directory and cut it into Alink model rows."""
+    data = saved_model_zip_bytes(saved_model_dir)
     rows: list[tuple[int, str]] = [(0, f"{name}.zip")]
     for k, start in enumerate(range(0, len(data), MODEL_CHUNK_BYTES), start=1):
         chunk = data[start : start + MODEL_CHUNK_BYTES]

@@ -22,7 +22,7 @@ import tempfile
 from typing import Any
 
 from bridge.errors import PredictError
-from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes, saved_model_to_model_rows
+from bridge.model_rows import MODEL_SCHEMA, model_rows_to_zip_bytes, saved_model_zip_bytes
 from bridge.predict_columns import ColumnPlan, plan_columns
 from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
@@ -231,8 +231,8 @@ def model_path_source(path: str) -> tuple[str, tuple[tuple[str, bytes], ...]]:
     if is_mlflow_uri(path):
         with tempfile.TemporaryDirectory(prefix="akdl-mlflow-model-") as scratch:
             model_dir = resolve_model_path(path, scratch)
-            # Model rows are the zip that model tables ship; built from the downloaded copy.
-            data = model_rows_to_zip_bytes(saved_model_to_model_rows(model_dir))
+            # The same zip that model tables ship, made from the downloaded copy.
+            data = saved_model_zip_bytes(model_dir)
         return MODEL_FILE, ((MODEL_FILE, data),)
     path = os.path.abspath(path)
     if not os.path.exists(path):

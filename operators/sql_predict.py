@@ -33,7 +33,7 @@ from pyflink.table.udf import udf
 from bridge.column_batch import ColumnData, encode_batch
 from bridge.column_types import Field, FieldType, Schema, TypeKind
 from bridge.errors import AkdlError, PredictError
-from bridge.model_rows import model_rows_to_zip_bytes, saved_model_to_model_rows
+from bridge.model_rows import saved_model_zip_bytes
 from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema, parse_type
@@ -223,7 +223,7 @@ def _shipped_model(params: _SqlPredictParams) -> tuple[str, bytes]:
         return files[0]
     if os.path.isdir(path):
         try:
-            return MODEL_FILE, model_rows_to_zip_bytes(saved_model_to_model_rows(path))
+            return MODEL_FILE, saved_model_zip_bytes(path)
         except AkdlError as exc:
             raise params._param_error("modelPath", str(exc)) from None
     suffix = next(s for s in _ARCHIVES if path.lower().endswith(s))
