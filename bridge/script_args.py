@@ -24,14 +24,13 @@ num_workers        ✓      ✓       ✓
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bridge.name_lists import parse_string_list
 from bridge.protos import task_spec_pb2
-from bridge.values import describe_value
 
 __all__ = [
     "PLACEHOLDERS",
@@ -86,27 +85,14 @@ def parse_script_args(value: Any) -> list[str]:
         TypeError: neither a string nor a list/tuple, or an element is not a string.
         ValueError: an invalid JSON list, or a command line with unbalanced quotes.
     """
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not a valid JSON list ({exc.msg}): {value!r}") from None
-        else:
-            try:
-                return shlex.split(text)
-            except ValueError as exc:
-                raise ValueError(f"is not a valid command line ({exc}): {value!r}") from None
-    if not isinstance(value, list | tuple):
-        raise TypeError(
-            "must be a list of strings, a JSON list or a command-line string, got "
-            f"{describe_value(value, limit=60)}"
-        )
-    for item in value:
-        if not isinstance(item, str):
-            raise TypeError(f"must hold only strings, got {describe_value(item, limit=60)}")
-    return list(value)
+    return parse_string_list(value, _split_command_line, "a command-line string")
+
+
+def _split_command_line(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid command line ({exc}): {text!r}") from None
 
 
 def offered_placeholders(kind: int) -> tuple[str, ...]:

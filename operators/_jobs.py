@@ -220,10 +220,10 @@ class JobRunner:
         """Keep each stage's metrics, and log them to an active MLflow run."""
         for stage, server in servers.items():
             self._metrics[stage.stage_id] = server.metrics.records()
-        description = self._descriptions.get
         log_to_active_run([
-            (description(s.stage_id) or StageDescription(s.stage_id, {}), server.metrics.records())
-            for s, server in servers.items()
+            (self._descriptions.get(s.stage_id) or StageDescription(s.stage_id, {}),
+             self._metrics[s.stage_id])
+            for s in servers
         ])
 
     def _publish(self, t_env: Any) -> None:

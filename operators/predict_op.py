@@ -93,15 +93,7 @@ class _PredictOperator(MetricsMixin):
         self._check_required()
         columns = self._columns(table)
         self._check_signature_counts(columns)
-        spec = predict_spec(
-            model_path,
-            signature_def_key=self.getSignatureDefKey(),
-            graph_def_tag=self.getGraphDefTag(),
-            input_signature_defs=self.getInputSignatureDefs(),
-            output_signature_defs=self.getOutputSignatureDefs(),
-            batch_size=self.getBatchSize(),
-            tensor_format=self.getTensorStringFormat(),
-        )
+        spec = predict_spec_of(self, model_path)
         plan = plan_stage(
             self,
             table._t_env,
@@ -207,6 +199,19 @@ class _SavedModelPredictOperator(_PredictOperator):
             return model_path_source(self.getModelPath())
         except PredictError as exc:
             raise self._param_error("modelPath", str(exc)) from None
+
+
+def predict_spec_of(params: Any, model_path: str) -> task_spec_pb2.PredictSpec:
+    """The predict spec that a predict operator's (or the SQL function's) parameters set."""
+    return predict_spec(
+        model_path,
+        signature_def_key=params.getSignatureDefKey(),
+        graph_def_tag=params.getGraphDefTag(),
+        input_signature_defs=params.getInputSignatureDefs(),
+        output_signature_defs=params.getOutputSignatureDefs(),
+        batch_size=params.getBatchSize(),
+        tensor_format=params.getTensorStringFormat(),
+    )
 
 
 def model_path_source(path: str) -> tuple[str, tuple[tuple[str, bytes], ...]]:

@@ -34,7 +34,6 @@ from bridge.column_batch import ColumnData, encode_batch
 from bridge.column_types import Field, FieldType, Schema, TypeKind
 from bridge.errors import AkdlError, PredictError
 from bridge.model_rows import saved_model_zip_bytes
-from bridge.predict_spec import predict_spec
 from bridge.protos import task_spec_pb2
 from bridge.schema import parse_schema, parse_type
 from bridge.work_dir import MODEL_FILE
@@ -46,7 +45,7 @@ from operators._pandas_columns import FLOAT_KINDS, column_from_series, series_fr
 from operators._stage_plan import StagePlan, plan_stage
 from operators._tf_params import FLUSH_PARAM, MODEL_PATH_PARAM, PREDICT_PARAMS
 from operators.params import Param, WithParams
-from operators.predict_op import model_path_source
+from operators.predict_op import model_path_source, predict_spec_of
 from operators.types import to_data_type
 
 __all__ = ["register_predict_function"]
@@ -145,15 +144,7 @@ def register_predict_function(
     output_schema = _schema(params, "outputSchemaStr", output_schema_str)
     _check_columns(params, input_schema, output_schema)
     model = _shipped_model(params)
-    spec = predict_spec(
-        model[0],
-        signature_def_key=params.getSignatureDefKey(),
-        graph_def_tag=params.getGraphDefTag(),
-        input_signature_defs=params.getInputSignatureDefs(),
-        output_signature_defs=params.getOutputSignatureDefs(),
-        batch_size=params.getBatchSize(),
-        tensor_format=params.getTensorStringFormat(),
-    )
+    spec = predict_spec_of(params, model[0])
     plan = plan_stage(
         params, t_env, kind=task_spec_pb2.PREDICT, input_schema=input_schema.to_string(),
         output_schema=output_schema.to_string(), num_workers=1, user_files=(model,),
