@@ -173,6 +173,12 @@ class ClusterDir:
             "blob.server.port": str(_free_port()),
             "taskmanager.numberOfTaskSlots": slots,
             "taskmanager.memory.process.size": "1728m",
+            # Python workers talk to their TaskManager over Beam's gRPC, whose netty buffers
+            # are direct memory. With the default limit (256 MB), a TaskManager ran out of it
+            # during the fifth job of one test run (netty's OutOfMemoryError, after Beam's
+            # "Error cleaning up servers" at each job's end), and from then on its metric
+            # service failed, so no gauge reached the REST API.
+            "taskmanager.memory.task.off-heap.size": "256m",
             "python.executable": python,
             "python.client.executable": python,
             "env.log.dir": str(self.log),

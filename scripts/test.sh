@@ -9,4 +9,11 @@ ensure_venv ".[test]"
 # The tests marked cluster start a real standalone Flink cluster (about 2 minutes); they run
 # by default. AKDL_CLUSTER_TESTS=0 skips them.
 export AKDL_CLUSTER_TESTS="${AKDL_CLUSTER_TESTS:-1}"
-.venv/bin/python -m pytest "$@"
+# Every process the run starts inherits this marker; the sweep after pytest ends any that
+# outlived it (they would hold this script's output open), and only those.
+AKDL_TEST_SESSION="$(.venv/bin/python -c 'import uuid; print(uuid.uuid4().hex)')"
+export AKDL_TEST_SESSION
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python tests/session_processes.py
+exit "$status"

@@ -10,6 +10,7 @@ or killed.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 
@@ -67,3 +68,45 @@ def driver_environ(**extra: str) -> dict[str, str]:
     environ = dict(SESSION_START_ENVIRON)
     environ.update(extra)
     return environ
+
+
+def _carries_marker(proc: psutil.Process) -> bool:
+    try:
+        return proc.environ().get(SESSION_VAR) == SESSION_ID and proc.status() != "zombie"
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def sweep_session(grace_s: float = 5.0) -> list[str]:
+    """End every process, of any kind, that still carries this session's marker; names them.
+
+    For the end of a test run (``scripts/test.sh``): a daemon a test started and never stopped
+    (a Flink JVM, a coordinator, a TF process) would outlive the run and hold its output pipe
+    open. Only processes with this session's value are touched, and never this process or
+    the ones that started it.
+    """
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    left = [p for p in psutil.process_iter() if p.pid not in spared and _carries_marker(p)]
+    described = []
+    for proc in left:
+        try:
+            described.append(f"{proc.pid}: {' '.join(proc.cmdline())[:300]}")
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(left, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            continue
+    return described
+
+
+if __name__ == "__main__":
+    # python tests/session_processes.py: the sweep at the end of scripts/test.sh.
+    if SESSION_VAR not in os.environ or len(sys.argv) > 1:
+        sys.exit(f"usage: {SESSION_VAR}=<the run's value> python {sys.argv[0]}")
+    ended = sweep_session()
+    for line in ended:
+        print(f"test run: ended a process it left behind: {line}", file=sys.stderr)

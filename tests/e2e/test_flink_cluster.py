@@ -300,6 +300,8 @@ def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
         assert alive == [], f"TF processes alive 15 s after flink cancel: {alive}"
         client.wait(60)
     finally:
+        for job_id in job_ids(cluster, "RUNNING"):  # failed before its cancel: end the job
+            cluster.flink("cancel", job_id, timeout=60)
         if client.poll() is None:
             for proc in tree_of([client.pid]):
                 proc.kill()

@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 
-from session_processes import SESSION_VAR, reap_leftovers
+import psutil
+from session_processes import SESSION_VAR, reap_leftovers, sweep_session
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)", "akdl.runner"]
 
@@ -30,3 +31,20 @@ def test_a_process_of_another_session_is_left_alone():
     finally:
         foreign.kill()
         foreign.wait()
+
+
+def test_the_end_of_run_sweep_ends_only_marked_processes_whatever_their_command():
+    orphan_of_ours = subprocess.Popen(["sleep", "120"])  # carries the marker, not a TF process
+    env = {k: v for k, v in os.environ.items() if k != SESSION_VAR}
+    foreign = subprocess.Popen(["sleep", "120"], env=env)
+    try:
+        ended = sweep_session(grace_s=5)
+        assert [line.split(":")[0] for line in ended] == [str(orphan_of_ours.pid)]
+        orphan_of_ours.wait(10)  # psutil reaped it already: the exit code is gone
+        assert not psutil.pid_exists(orphan_of_ours.pid)
+        assert foreign.poll() is None
+    finally:
+        for proc in (orphan_of_ours, foreign):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
