@@ -132,7 +132,10 @@ def test_a_model_given_twice_or_not_at_all_is_a_clear_error(alink_training):
 
 
 def test_tensors_in_string_columns_use_alink_text_and_read_back(alink_training):
-    train, source, colNames, model_rows = alink_training  # noqa: N806
+    _, source, colNames, model_rows = alink_training  # noqa: N806
+    # The trained rows, not the train op: linking that trains again (about 20 s of the suite),
+    # and the test of linking the train op itself is test_predict_signature_logits_in_a_batch.
+    model = MemSourceBatchOp(model_rows, "model_id long, model_info string")
     op = (
         TFTableModelPredictBatchOp()
         .setOutputSchemaStr("probabilities string, logits string")
@@ -140,7 +143,7 @@ def test_tensors_in_string_columns_use_alink_text_and_read_back(alink_training):
         .setSignatureDefKey("predict")
         .setSelectedCols(colNames)
         .setReservedCols([])
-        .linkFrom(train, source)
+        .linkFrom(model, source)
     )
     rows = op.collect()
     assert len(rows) == 100
@@ -157,8 +160,7 @@ def test_tensors_in_string_columns_use_alink_text_and_read_back(alink_training):
         .setSignatureDefKey("predict")
         .setSelectedCols(colNames)
         .setReservedCols([])
-        # The trained rows again, not a second training job.
-        .linkFrom(MemSourceBatchOp(model_rows, "model_id long, model_info string"), source)
+        .linkFrom(model, source)
     )
     assert all(len(json.loads(r[0])) == 2 for r in as_json.collect())
 
