@@ -24,13 +24,33 @@ SESSION_ID = os.environ[SESSION_VAR]
 SESSION_START_ENVIRON = dict(os.environ)
 
 
-def _is_ours(proc: psutil.Process) -> bool:
+def _carries_marker(proc: psutil.Process) -> bool:
     try:
-        if RUNNER_MARK not in (proc.cmdline() or []):
-            return False
         return proc.environ().get(SESSION_VAR) == SESSION_ID and proc.status() != "zombie"
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
+
+
+def _is_ours(proc: psutil.Process) -> bool:
+    """A TF process (``akdl.runner``) of this session."""
+    try:
+        if RUNNER_MARK not in (proc.cmdline() or []):
+            return False
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return _carries_marker(proc)
+
+
+def _name_and_end(procs: list[psutil.Process], end) -> list[str]:
+    """``end(proc)`` for each process still alive; returns ``"pid: command"`` for each."""
+    described = []
+    for proc in procs:
+        try:
+            described.append(f"{proc.pid}: {' '.join(proc.cmdline())[:300]}")
+            end(proc)
+        except psutil.NoSuchProcess:
+            continue  # it ended in between: not a leftover
+    return described
 
 
 def session_runners() -> list[psutil.Process]:
@@ -45,14 +65,7 @@ def reap_leftovers(settle_s: float = 15.0) -> list[str]:
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
         left = [p for p in left if _is_ours(p)]
-    described = []
-    for proc in left:
-        try:
-            described.append(f"{proc.pid}: {' '.join(proc.cmdline())}")
-            proc.kill()
-        except psutil.NoSuchProcess:
-            continue  # it ended in between: not a leftover
-    return described
+    return _name_and_end(left, psutil.Process.kill)
 
 
 def driver_environ(**extra: str) -> dict[str, str]:
@@ -70,13 +83,6 @@ def driver_environ(**extra: str) -> dict[str, str]:
     return environ
 
 
-def _carries_marker(proc: psutil.Process) -> bool:
-    try:
-        return proc.environ().get(SESSION_VAR) == SESSION_ID and proc.status() != "zombie"
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
-
-
 def sweep_session(grace_s: float = 5.0) -> list[str]:
     """End every process, of any kind, that still carries this session's marker; names them.
 
@@ -87,13 +93,7 @@ def sweep_session(grace_s: float = 5.0) -> list[str]:
     """
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     left = [p for p in psutil.process_iter() if p.pid not in spared and _carries_marker(p)]
-    described = []
-    for proc in left:
-        try:
-            described.append(f"{proc.pid}: {' '.join(proc.cmdline())[:300]}")
-            proc.terminate()
-        except psutil.NoSuchProcess:
-            continue
+    described = _name_and_end(left, psutil.Process.terminate)
     _, alive = psutil.wait_procs(left, timeout=grace_s)
     for proc in alive:
         try:
