@@ -24,9 +24,9 @@ SESSION_ID = os.environ[SESSION_VAR]
 SESSION_START_ENVIRON = dict(os.environ)
 
 
-def _carries_marker(proc: psutil.Process) -> bool:
+def _carries_marker(proc: psutil.Process, session_id: str = SESSION_ID) -> bool:
     try:
-        return proc.environ().get(SESSION_VAR) == SESSION_ID and proc.status() != "zombie"
+        return proc.environ().get(SESSION_VAR) == session_id and proc.status() != "zombie"
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 
@@ -83,16 +83,18 @@ def driver_environ(**extra: str) -> dict[str, str]:
     return environ
 
 
-def sweep_session(grace_s: float = 5.0) -> list[str]:
-    """End every process, of any kind, that still carries this session's marker; names them.
+def sweep_session(session_id: str, grace_s: float = 5.0) -> list[str]:
+    """End every process, of any kind, that carries the marker ``session_id``; names them.
 
-    For the end of a test run (``scripts/test.sh``): a daemon a test started and never stopped
-    (a Flink JVM, a coordinator, a TF process) would outlive the run and hold its output pipe
-    open. Only processes with this session's value are touched, and never this process or
-    the ones that started it.
+    For the end of a test run (``scripts/test.sh``), once pytest has exited: a daemon a test
+    started and never stopped (a Flink JVM, a coordinator, a TF process) would outlive the run
+    and hold its output pipe open. Only processes with that marker value are touched, and
+    never this process or the ones that started it. Never call it with a running session's
+    own value: its gateway JVM and workers carry that value too.
     """
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    left = [p for p in psutil.process_iter() if p.pid not in spared and _carries_marker(p)]
+    left = [p for p in psutil.process_iter()
+            if p.pid not in spared and _carries_marker(p, session_id)]
     described = _name_and_end(left, psutil.Process.terminate)
     _, alive = psutil.wait_procs(left, timeout=grace_s)
     for proc in alive:
@@ -107,6 +109,6 @@ if __name__ == "__main__":
     # python tests/session_processes.py: the sweep at the end of scripts/test.sh.
     if SESSION_VAR not in os.environ or len(sys.argv) > 1:
         sys.exit(f"usage: {SESSION_VAR}=<the run's value> python {sys.argv[0]}")
-    ended = sweep_session()
+    ended = sweep_session(SESSION_ID)
     for line in ended:
         print(f"test run: ended a process it left behind: {line}", file=sys.stderr)

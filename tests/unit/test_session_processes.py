@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 
 import psutil
 from session_processes import SESSION_VAR, reap_leftovers, sweep_session
@@ -34,17 +35,18 @@ def test_a_process_of_another_session_is_left_alone():
 
 
 def test_the_end_of_run_sweep_ends_only_marked_processes_whatever_their_command():
-    orphan_of_ours = subprocess.Popen(["sleep", "120"])  # carries the marker, not a TF process
-    env = {k: v for k, v in os.environ.items() if k != SESSION_VAR}
-    foreign = subprocess.Popen(["sleep", "120"], env=env)
+    # A run of its own: sweeping this session's value would end this session's gateway JVM.
+    run = uuid.uuid4().hex
+    orphan = subprocess.Popen(["sleep", "120"], env={**os.environ, SESSION_VAR: run})
+    foreign = subprocess.Popen(["sleep", "120"])  # this session's marker: not that run's
     try:
-        ended = sweep_session(grace_s=5)
-        assert [line.split(":")[0] for line in ended] == [str(orphan_of_ours.pid)]
-        orphan_of_ours.wait(10)  # psutil reaped it already: the exit code is gone
-        assert not psutil.pid_exists(orphan_of_ours.pid)
+        ended = sweep_session(run, grace_s=5)
+        assert [line.split(":")[0] for line in ended] == [str(orphan.pid)]
+        orphan.wait(10)  # psutil reaped it already: the exit code is gone
+        assert not psutil.pid_exists(orphan.pid)
         assert foreign.poll() is None
     finally:
-        for proc in (orphan_of_ours, foreign):
+        for proc in (orphan, foreign):
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
