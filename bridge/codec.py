@@ -1,5 +1,8 @@
 """Rows to serialized ``tf.train.Example`` records and back, compiled once per schema.
 
+The encoder is here; the decoder is `bridge.example_decoder`, re-exported, and the wire
+format the encoder writes is `bridge.example_wire`.
+
 Runs in both processes: the Flink side encodes input rows and decodes output records; the TF
 process may use the same classes. It never imports TensorFlow: the encoder writes protobuf wire
 format directly, and the decoder parses with the wire-compatible copy of ``tf.train.Example`` in
@@ -33,132 +36,38 @@ import math
 import operator
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from bridge.errors import SchemaMismatchError
-from bridge.protos.tf_example_pb2 import Example
+from bridge.example_decoder import ExampleDecoder
+from bridge.example_wire import (
+    ONE_BYTE_VARINTS,
+    TAG1,
+    delimited,
+    entry_prefix,
+    example,
+    prefix_table,
+    varint,
+)
 from bridge.schema import FeatureKind, FieldType, Schema, TypeKind
 from bridge.values import (
     INT_RANGES,
     check_int,
     date_to_days,
     datetime_to_millis,
-    days_to_date,
-    decimal_from_float,
-    millis_to_datetime,
 )
 from bridge.values import ValueRejected as _Reject
 from bridge.values import describe_value as _describe_value
 
 __all__ = ["ExampleDecoder", "ExampleEncoder"]
 
-# Protobuf tags of length-delimited fields 1, 2 and 3: (field_number << 3) | 2.
-_TAG1 = b"\x0a"
-_TAG2 = b"\x12"
-_TAG3 = b"\x1a"
-# Feature.kind oneof: bytes_list = 1, float_list = 2, int64_list = 3.
-_FEATURE_TAGS = {FeatureKind.BYTES: _TAG1, FeatureKind.FLOAT: _TAG2, FeatureKind.INT64: _TAG3}
-
 _FLOAT_KINDS = frozenset({TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.DECIMAL})
 
 _F32 = struct.Struct("<f")
 # Errors that a value of the wrong type or range raises inside struct, int() or float().
 _VALUE_ERRORS = (struct.error, TypeError, ValueError, OverflowError)
-
-
-# --- wire format ----------------------------------------------------------------------------
-
-_ONE_BYTE_VARINTS = tuple(bytes((i,)) for i in range(128))
-
-
-def _varint(value: int) -> bytes:
-    """Base-128 varint; negative values as 10-byte two's complement, as protobuf int64 does."""
-    if value < 0:
-        return _negative_varint(value)
-    if value < 0x80:
-        return _ONE_BYTE_VARINTS[value]
-    if value < 0x4000:
-        return bytes(((value & 0x7F) | 0x80, value >> 7))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _negative_varint(value: int) -> bytes:
-    """The 10-byte varint of a negative int64, unrolled: negative values are common in dates."""
-    u = value + (1 << 64)
-    return bytes(
-        (
-            (u & 0x7F) | 0x80,
-            (u >> 7 & 0x7F) | 0x80,
-            (u >> 14 & 0x7F) | 0x80,
-            (u >> 21 & 0x7F) | 0x80,
-            (u >> 28 & 0x7F) | 0x80,
-            (u >> 35 & 0x7F) | 0x80,
-            (u >> 42 & 0x7F) | 0x80,
-            (u >> 49 & 0x7F) | 0x80,
-            (u >> 56 & 0x7F) | 0x80,
-            u >> 63,
-        )
-    )
-
-
-def _delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
-
-
-def _feature(kind: FeatureKind, payload: bytes) -> bytes:
-    """A ``Feature`` message whose list holds ``payload``.
-
-    For int64 and float lists ``payload`` is the packed values; for bytes lists it is the
-    already delimited ``value`` fields. An empty payload still sets the oneof (empty list).
-    """
-    if kind is FeatureKind.BYTES:
-        inner = payload
-    else:
-        inner = _delimited(_TAG1, payload) if payload else b""
-    return _delimited(_FEATURE_TAGS[kind], inner)
-
-
-def _map_entry(key_field: bytes, feature: bytes) -> bytes:
-    """One ``Features.feature`` map entry: key (field 1) and value (field 2)."""
-    return _delimited(_TAG1, key_field + _delimited(_TAG2, feature))
-
-
-def _entry_prefix(key_field: bytes, kind: FeatureKind, payload_len: int) -> bytes:
-    """Every byte of a one-list int64 or float map entry before its packed payload.
-
-    The payload comes last in the entry, and every length before it depends only on
-    ``payload_len``, so this prefix is the same for all payloads of that length.
-    """
-    entry = _map_entry(key_field, _feature(kind, b"\x00" * payload_len))
-    return entry[: len(entry) - payload_len]
-
-
-def _prefix_table(key_field: bytes, kind: FeatureKind) -> Callable[[int], bytes]:
-    """`_entry_prefix` by payload length, memoized for the lengths seen (up to a bound)."""
-    cache: dict[int, bytes] = {}
-
-    def prefix(payload_len: int) -> bytes:
-        found = cache.get(payload_len)
-        if found is None:
-            found = _entry_prefix(key_field, kind, payload_len)
-            if len(cache) < 1024:
-                cache[payload_len] = found
-        return found
-
-    return prefix
-
-
-def _example(body: bytes) -> bytes:
-    """An ``Example`` whose ``features`` holds the concatenated map entries ``body``."""
-    return _TAG1 + _varint(len(body)) + body
 
 
 # --- value conversion (encoding) ------------------------------------------------------------
@@ -250,7 +159,7 @@ _ColumnEncoder = Callable[[Any], bytes]
 
 
 def _scalar_float_encoder(key_field: bytes) -> _ColumnEncoder:
-    prefix = _entry_prefix(key_field, FeatureKind.FLOAT, 4)
+    prefix = entry_prefix(key_field, FeatureKind.FLOAT, 4)
 
     def encode(value: Any) -> bytes:
         return prefix + _pack_float32(value)
@@ -261,8 +170,8 @@ def _scalar_float_encoder(key_field: bytes) -> _ColumnEncoder:
 def _scalar_int_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
     convert = _int_converter(ftype)
     # prefixes[n]: the entry without its n-byte varint; the entry layout depends only on n.
-    prefixes = [b""] + [_entry_prefix(key_field, FeatureKind.INT64, n) for n in range(1, 11)]
-    small = tuple(prefixes[1] + _ONE_BYTE_VARINTS[i] for i in range(128))
+    prefixes = [b""] + [entry_prefix(key_field, FeatureKind.INT64, n) for n in range(1, 11)]
+    small = tuple(prefixes[1] + ONE_BYTE_VARINTS[i] for i in range(128))
 
     if ftype.kind is TypeKind.BOOLEAN:
 
@@ -280,7 +189,7 @@ def _scalar_int_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
     def encode(value: Any) -> bytes:
         if plain_int and type(value) is int and 0 <= value < 128:
             return small[value]
-        encoded = _varint(convert(value))
+        encoded = varint(convert(value))
         return prefixes[len(encoded)] + encoded
 
     return encode
@@ -289,10 +198,10 @@ def _scalar_int_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
 def _scalar_bytes_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
     convert = _str_to_bytes if ftype.kind is TypeKind.STRING else _bytes_to_bytes
 
-    prefix = _prefix_table(key_field, FeatureKind.BYTES)
+    prefix = prefix_table(key_field, FeatureKind.BYTES)
 
     def encode(value: Any) -> bytes:
-        payload = _delimited(_TAG1, convert(value))
+        payload = delimited(TAG1, convert(value))
         return prefix(len(payload)) + payload
 
     return encode
@@ -314,7 +223,7 @@ def _array_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
         def payload(values: Sequence[Any]) -> bytes:
             if isinstance(values, np.ndarray):
                 values = values.tolist()
-            return b"".join([_varint(convert_int(v)) for v in values])
+            return b"".join([varint(convert_int(v)) for v in values])
 
     else:
         convert_bytes = _str_to_bytes if element.kind is TypeKind.STRING else _bytes_to_bytes
@@ -322,9 +231,9 @@ def _array_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
         def payload(values: Sequence[Any]) -> bytes:
             if isinstance(values, np.ndarray):
                 values = values.tolist()
-            return b"".join([_delimited(_TAG1, convert_bytes(v)) for v in values])
+            return b"".join([delimited(TAG1, convert_bytes(v)) for v in values])
 
-    prefix = _prefix_table(key_field, kind)
+    prefix = prefix_table(key_field, kind)
 
     def encode(value: Any) -> bytes:
         values = value if type(value) is list else _check_sequence(value)
@@ -339,7 +248,7 @@ def _array_encoder(key_field: bytes, ftype: FieldType) -> _ColumnEncoder:
 
 
 def _column_encoder(name: str, ftype: FieldType) -> _ColumnEncoder:
-    key_field = _delimited(_TAG1, name.encode("utf-8"))
+    key_field = delimited(TAG1, name.encode("utf-8"))
     if ftype.kind is TypeKind.ARRAY:
         return _array_encoder(key_field, ftype)
     kind = ftype.feature_kind
@@ -361,10 +270,10 @@ class _FloatBlock:
     """
 
     def __init__(self, key_fields: Sequence[bytes], with_header: bool):
-        prefixes = [_entry_prefix(k, FeatureKind.FLOAT, 4) for k in key_fields]
+        prefixes = [entry_prefix(k, FeatureKind.FLOAT, 4) for k in key_fields]
         if with_header:
             body_len = sum(len(p) + 4 for p in prefixes)
-            prefixes[0] = _TAG1 + _varint(body_len) + prefixes[0]
+            prefixes[0] = TAG1 + varint(body_len) + prefixes[0]
         self._struct = struct.Struct("<" + "".join(f"{len(p)}xf" for p in prefixes))
         template = b"".join(p + b"\x00\x00\x00\x00" for p in prefixes)
         self._template = int.from_bytes(template, "little")
@@ -416,7 +325,7 @@ class ExampleEncoder:
         # Wire order: the float block, then the rest; the careful path keeps this order too.
         self._all_columns = [(i, encoders[i]) for i in block + rest]
         self._rest_columns = [(i, encoders[i]) for i in rest]
-        key_fields = [_delimited(_TAG1, schema.fields[i].name.encode("utf-8")) for i in block]
+        key_fields = [delimited(TAG1, schema.fields[i].name.encode("utf-8")) for i in block]
         self._all_floats = bool(block) and not rest
         self._block: _FloatBlock | None = None
         self._block_values: Callable[[Any], Any] | None = None
@@ -510,204 +419,8 @@ class ExampleEncoder:
                 raise self._mismatch(i, e.got) from None
             except _VALUE_ERRORS as e:
                 raise self._mismatch(i, _describe_value(value)) from e
-        return _example(b"".join(parts))
+        return example(b"".join(parts))
 
     def _mismatch(self, index: int, got: str) -> SchemaMismatchError:
         f = self._schema.fields[index]
         return SchemaMismatchError(f.name, f.type.sql(), got, context="encoding a row")
-
-
-# --- decoder --------------------------------------------------------------------------------
-
-# A column reader maps a Feature message to the column value; it raises _Reject.
-_ColumnReader = Callable[[Any], Any]
-
-
-def _count(n: int) -> str:
-    return f"{n} value" if n == 1 else f"{n} values"
-
-
-def _describe_feature(feature: Any) -> str:
-    kind = feature.WhichOneof("kind")
-    if kind is None:
-        return "a feature with no list set"
-    return f"{kind} with {_count(len(getattr(feature, kind).value))}"
-
-
-def _value_reader(ftype: FieldType) -> Callable[[Any], Any] | None:
-    """Converts one list element to the column's Python value; ``None`` means as-is."""
-    kind = ftype.kind
-    if kind in (TypeKind.FLOAT, TypeKind.DOUBLE, TypeKind.BYTES):
-        return None
-    if kind is TypeKind.BIGINT:
-        return None  # int64 values always fit
-    if kind in INT_RANGES:
-        low, high = INT_RANGES[kind]
-
-        def read_int(value: int) -> int:
-            if not low <= value <= high:
-                raise _Reject(f"int64_list value {value} (out of range for {kind.value})")
-            return value
-
-        return read_int
-    if kind is TypeKind.BOOLEAN:
-        return _read_bool
-    if kind is TypeKind.STRING:
-        return _read_string
-    if kind is TypeKind.DATE:
-        return _list_value("int64_list", days_to_date)
-    if kind is TypeKind.TIMESTAMP:
-        return _list_value("int64_list", millis_to_datetime)
-    if kind is TypeKind.DECIMAL:
-        return _list_value("float_list", decimal_from_float(ftype))
-    raise AssertionError(f"no reader for {kind}")  # pragma: no cover - every kind is handled
-
-
-def _read_bool(value: int) -> bool:
-    if value == 1:
-        return True
-    if value == 0:
-        return False
-    raise _Reject(f"int64_list value {value} (BOOLEAN needs 0 or 1)")
-
-
-def _read_string(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        shown = value if len(value) <= 40 else value[:40] + b"..."
-        raise _Reject(f"bytes_list value {shown!r} (not valid UTF-8)") from None
-
-
-def _list_value(list_name: str, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A reader of one value of a ``list_name`` whose rejections say where the value came from."""
-
-    def reader(value: Any) -> Any:
-        try:
-            return read(value)
-        except _Reject as e:
-            raise _Reject(f"{list_name} value {e.got}") from None
-
-    return reader
-
-
-def _column_reader(ftype: FieldType) -> _ColumnReader:
-    is_array = ftype.is_array
-    element = ftype.value_type
-    list_field = operator.attrgetter(ftype.feature_kind.value)  # e.g. feature.int64_list
-    expected = ftype.feature_kind.value
-    convert = _value_reader(element)
-
-    def check_kind(feature: Any) -> bool:
-        """Whether the feature holds the expected list; False when it holds none at all."""
-        kind = feature.WhichOneof("kind")
-        if kind is not None and kind != expected:
-            raise _Reject(_describe_feature(feature))
-        return kind is not None
-
-    def read_scalar(feature: Any) -> Any:
-        # An unset list reads as empty, so one value proves the kind without WhichOneof.
-        values = list_field(feature).value
-        if len(values) != 1:
-            if not check_kind(feature):
-                return None  # a feature with no list set counts as missing
-            raise _Reject(_describe_feature(feature))
-        return values[0] if convert is None else convert(values[0])
-
-    def read_array(feature: Any) -> Any:
-        if not check_kind(feature):
-            return None
-        values = list_field(feature).value
-        return list(values) if convert is None else [convert(v) for v in values]
-
-    return read_array if is_array else read_scalar
-
-
-class ExampleDecoder:
-    """Decodes serialized ``tf.train.Example`` records into rows of a declared schema.
-
-    Each column reads the feature with its own name: scalars take the single value, ARRAY
-    columns the whole list, and a missing feature gives ``None``. FLOAT and DOUBLE give
-    ``float``, DECIMAL a ``decimal.Decimal`` rounded half-up to the declared scale, DATE a
-    ``datetime.date``, TIMESTAMP a naive UTC ``datetime.datetime``.
-
-    Nothing is dropped silently: a feature of the wrong kind, a scalar feature without
-    exactly one value, a value out of the column's range, and a feature that is not a
-    declared column all raise `SchemaMismatchError`.
-
-    Args:
-        schema: the declared output columns.
-    """
-
-    def __init__(self, schema: Schema):
-        self._schema = schema
-        self._names = schema.names
-        self._width = len(schema)
-        self._readers = {f.name: (i, _column_reader(f.type)) for i, f in enumerate(schema)}
-
-    @property
-    def schema(self) -> Schema:
-        """The schema this decoder was compiled for."""
-        return self._schema
-
-    def decode(self, data: bytes) -> list[Any]:
-        """Decodes one record.
-
-        Args:
-            data: a serialized ``tf.train.Example``.
-
-        Returns:
-            The column values in schema order.
-
-        Raises:
-            SchemaMismatchError: the record does not parse, or does not fit the schema; the
-                message names the column, its declared type and what came.
-        """
-        try:
-            features = Example.FromString(data).features.feature
-        except DecodeError as e:
-            raise SchemaMismatchError(
-                "<record>",
-                "a serialized tf.train.Example",
-                f"{len(data)} bytes that do not parse ({e})",
-            ) from None
-        row: list[Any] = [None] * self._width
-        readers = self._readers
-        for name in features:  # with upb, keys then lookups beat items()
-            slot = readers.get(name)
-            if slot is None:
-                self._raise_undeclared(features)
-            index, read = slot
-            try:
-                row[index] = read(features[name])
-            except _Reject as e:
-                raise self._mismatch(name, e.got) from None
-        return row
-
-    def decode_many(self, records: Iterable[bytes]) -> list[list[Any]]:
-        """Decodes records one by one, see `decode`.
-
-        Args:
-            records: serialized ``tf.train.Example`` records.
-
-        Returns:
-            One row per record.
-        """
-        decode = self.decode
-        return [decode(record) for record in records]
-
-    def _mismatch(self, name: str, got: str) -> SchemaMismatchError:
-        declared = self._schema.fields[self._schema.index_of(name)].type.sql()
-        return SchemaMismatchError(name, declared, got, context="decoding an output record")
-
-    def _raise_undeclared(self, features: Any) -> NoReturn:
-        undeclared = sorted(k for k in features if k not in self._schema)
-        context = "decoding an output record; undeclared features are never dropped silently"
-        if len(undeclared) > 1:
-            context += f"; all undeclared: {', '.join(undeclared)}"
-        raise SchemaMismatchError(
-            undeclared[0],
-            f"<not in output schema: {', '.join(self._names)}>",
-            _describe_feature(features[undeclared[0]]),
-            context=context,
-        )
