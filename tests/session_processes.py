@@ -46,7 +46,11 @@ def _name_and_end(procs: list[psutil.Process], end) -> list[str]:
     described = []
     for proc in procs:
         try:
-            described.append(f"{proc.pid}: {' '.join(proc.cmdline())[:300]}")
+            command = " ".join(proc.cmdline())
+            if len(command) > 300:  # keep the head and the tail, where a JVM names its class
+                command = f"{command[:100]} ... {command[-200:]}"
+            age = time.time() - proc.create_time()
+            described.append(f"{proc.pid}: {command} (started {age:.0f} s before)")
             end(proc)
         except psutil.NoSuchProcess:
             continue  # it ended in between: not a leftover
