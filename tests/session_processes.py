@@ -87,7 +87,7 @@ def driver_environ(**extra: str) -> dict[str, str]:
     return environ
 
 
-def sweep_session(session_id: str, grace_s: float = 5.0) -> list[str]:
+def sweep_session(session_id: str, settle_s: float = 10.0, grace_s: float = 5.0) -> list[str]:
     """End every process, of any kind, that carries the marker ``session_id``; names them.
 
     For the end of a test run (``scripts/test.sh``), once pytest has exited: a daemon a test
@@ -95,10 +95,17 @@ def sweep_session(session_id: str, grace_s: float = 5.0) -> list[str]:
     and hold its output pipe open. Only processes with that marker value are touched, and
     never this process or the ones that started it. Never call it with a running session's
     own value: its gateway JVM and workers carry that value too.
+
+    Processes get ``settle_s`` to end by themselves (a JVM whose parent just exited is
+    usually on its way out); only the ones still alive then are ended and named.
     """
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     left = [p for p in psutil.process_iter()
             if p.pid not in spared and _carries_marker(p, session_id)]
+    deadline = time.monotonic() + settle_s
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = [p for p in left if _carries_marker(p, session_id)]
     described = _name_and_end(left, psutil.Process.terminate)
     _, alive = psutil.wait_procs(left, timeout=grace_s)
     for proc in alive:

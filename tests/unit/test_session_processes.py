@@ -40,7 +40,7 @@ def test_the_end_of_run_sweep_ends_only_marked_processes_whatever_their_command(
     orphan = subprocess.Popen(["sleep", "120"], env={**os.environ, SESSION_VAR: run})
     foreign = subprocess.Popen(["sleep", "120"])  # this session's marker: not that run's
     try:
-        ended = sweep_session(run, grace_s=5)
+        ended = sweep_session(run, settle_s=0.5, grace_s=5)
         assert [line.split(":")[0] for line in ended] == [str(orphan.pid)]
         orphan.wait(10)  # psutil reaped it already: the exit code is gone
         assert not psutil.pid_exists(orphan.pid)
