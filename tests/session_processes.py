@@ -41,6 +41,16 @@ def _is_ours(proc: psutil.Process) -> bool:
     return _carries_marker(proc)
 
 
+def _settle(procs: list[psutil.Process], still_ours, settle_s: float) -> list[psutil.Process]:
+    """Wait up to ``settle_s`` for the processes to end; returns those still ``still_ours``."""
+    deadline = time.monotonic() + settle_s
+    left = [p for p in procs if still_ours(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = [p for p in left if still_ours(p)]
+    return left
+
+
 def _name_and_end(procs: list[psutil.Process], end) -> list[str]:
     """``end(proc)`` for each process still alive; returns ``"pid: command"`` for each."""
     described = []
@@ -64,11 +74,7 @@ def session_runners() -> list[psutil.Process]:
 
 def reap_leftovers(settle_s: float = 15.0) -> list[str]:
     """Wait up to ``settle_s`` for this session's TF processes to end; kill and name the rest."""
-    deadline = time.monotonic() + settle_s
-    left = session_runners()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = [p for p in left if _is_ours(p)]
+    left = _settle(session_runners(), _is_ours, settle_s)
     return _name_and_end(left, psutil.Process.kill)
 
 
@@ -100,12 +106,8 @@ def sweep_session(session_id: str, settle_s: float = 10.0, grace_s: float = 5.0)
     usually on its way out); only the ones still alive then are ended and named.
     """
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    left = [p for p in psutil.process_iter()
-            if p.pid not in spared and _carries_marker(p, session_id)]
-    deadline = time.monotonic() + settle_s
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = [p for p in left if _carries_marker(p, session_id)]
+    left = _settle([p for p in psutil.process_iter() if p.pid not in spared],
+                   lambda p: _carries_marker(p, session_id), settle_s)
     described = _name_and_end(left, psutil.Process.terminate)
     _, alive = psutil.wait_procs(left, timeout=grace_s)
     for proc in alive:
