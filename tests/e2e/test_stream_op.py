@@ -6,14 +6,15 @@ import json
 import os
 import random
 import statistics
-import threading
+import subprocess
+import sys
 import time
+import uuid
 
 import numpy as np
-import psutil
 import pytest
 from py4j.protocol import Py4JJavaError
-from session_processes import session_runners
+from session_processes import SESSION_VAR, driver_environ, session_runners, sweep_session
 
 from akdl.model_rows import model_rows_to_saved_model
 from operators import (
@@ -123,49 +124,33 @@ SLOW_SCRIPT = """
 """
 
 
-class _PeakRss:
-    """Samples this process's resident memory (the Flink Python side in loopback mode)."""
-
-    def __init__(self):
-        self._process = psutil.Process()
-        self.start = self._process.memory_info().rss
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self):
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak - self.start
-
-
-def _slow_payload_job(script: str, rows: int):
-    # 4 KB per row, fed far faster than the script's ~12k rows/s.
-    source = RandomTableSourceStreamOp(num_cols=1, max_rows=rows, id_col="id") \
-        .select("id, REPEAT('x', 4096) AS payload")
-    return source.link(stream_op(script, "count long", num_workers=1))
-
-
-def test_a_slow_script_keeps_the_flink_side_memory_bounded(local_env, write_script):
+def test_a_slow_script_keeps_the_flink_side_memory_bounded(write_script, tmp_path):
     script = write_script("slow.py", SLOW_SCRIPT)
-    # A small run first, so the one-off start-up cost of this process (Beam harness, codecs,
-    # pandas) is paid before measuring: it varied from 50 to 110 MB with the tests run before.
-    assert [r[0] for r in _slow_payload_job(script, 1_000).collect()] == [1_000]
     rows = 30_000
-    output = _slow_payload_job(script, rows)
-    rss = _PeakRss()
-    counts = output.collect()
-    growth_mb = rss.stop() / 2**20
-    print(f"Flink-side Python RSS grew by {growth_mb:.1f} MB while 120 MB went through")
-    assert [r[0] for r in counts] == [rows]
+    # A driver of its own, so the measure is this job's alone; its own session marker, so
+    # everything it started can be found and checked for after it ends.
+    probe_session = uuid.uuid4().hex
+    probe = os.path.join(os.path.dirname(__file__), "stream_memory_probe.py")
+    log_path = tmp_path / "probe.log"
+    with open(log_path, "wb") as log:
+        driver = subprocess.Popen([sys.executable, probe, script, str(rows)],
+                                  env=driver_environ(**{SESSION_VAR: probe_session}),
+                                  stdout=subprocess.PIPE, stderr=log)
+        try:
+            out, _ = driver.communicate(timeout=300)
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait(10)
+            leftovers = sweep_session(probe_session)
+    assert driver.returncode == 0, log_path.read_text()[-3000:]
+    assert leftovers == []
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    print(f"Flink-side Python RSS grew by {result['growth_mb']:.1f} MB while 120 MB went through")
+    assert result["count"] == [rows]
     # The channel holds at most 8 messages of 2 MiB each way; Flink's backpressure holds the
     # rest in the source. Buffering the stream would take more than 120 MB.
-    assert growth_mb < 100
+    assert result["growth_mb"] < 100
 
 
 def test_calling_dataset_fn_twice_fails_clearly(local_env, write_script):
