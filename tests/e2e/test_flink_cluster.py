@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import psutil
 import pytest
@@ -50,6 +51,9 @@ class Cluster:
         self.root = root
         self.rest_port = 0
         self.jvm_pids: list[int] = []
+        self.taskmanager_pids: list[int] = []
+        # TaskManagers that Flink's own cancel race ended (see lost_to_flink_cancel_race).
+        self.lost_taskmanagers: list[int] = []
 
     def flink(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return cluster_tool(self.root, "flink", *args, timeout=timeout)
@@ -79,14 +83,35 @@ def cluster(tmp_path_factory):
     state = json.loads((root / "cluster.json").read_text())
     c.rest_port = state["rest_port"]
     assert f"http://localhost:{c.rest_port}" in done.stdout
-    c.jvm_pids = [int(p) for f in (root / "pid").glob("*.pid") for p in f.read_text().split()]
-    assert len(c.jvm_pids) == 3  # a JobManager and two TaskManagers
+    for pid_file in (root / "pid").glob("*.pid"):
+        pids = [int(p) for p in pid_file.read_text().split()]
+        c.jvm_pids += pids
+        if "taskexecutor" in pid_file.name:
+            c.taskmanager_pids += pids
+    assert len(c.jvm_pids) == 3 and len(c.taskmanager_pids) == 2  # a JobManager, 2 TaskManagers
     try:
         yield c
     finally:
         cluster_tool(root, "stop")
         for proc in tree_of(c.jvm_pids):  # the stop test checks this; never leave them
             proc.kill()
+
+
+# What a TaskManager logs when PyFlink's bundle-flush thread and the operator's close race on
+# a cancel (Flink 2.3): Beam's environment is released twice, and an exception while cleaning
+# up a cancelled task is fatal to the TaskManager. docs/cluster.md describes it.
+FLINK_CANCEL_RACE = "Reference count must not be negative"
+
+
+def lost_to_flink_cancel_race(cluster: Cluster) -> list[int]:
+    """TaskManagers that died, each matched by a log naming Flink's cancel race; else fails."""
+    dead = [pid for pid in cluster.taskmanager_pids if not psutil.pid_exists(pid)]
+    logs = sorted((cluster.root / "log").glob("flink-*-taskexecutor-*.log"))
+    raced = [log for log in logs if FLINK_CANCEL_RACE in log.read_text(errors="replace")]
+    assert len(dead) <= len(raced), (
+        f"{len(dead)} TaskManager(s) died, {len(raced)} of them by Flink's cancel race; "
+        f"see {cluster.root / 'log'}")
+    return dead
 
 
 def job_ids(cluster: Cluster, state: str) -> list[str]:
@@ -299,6 +324,11 @@ def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
               f"{time.monotonic() - started:.1f} s")
         assert alive == [], f"TF processes alive 15 s after flink cancel: {alive}"
         client.wait(60)
+        cluster.lost_taskmanagers = lost_to_flink_cancel_race(cluster)
+        if cluster.lost_taskmanagers:
+            warnings.warn(f"flink cancel ended TaskManager(s) {cluster.lost_taskmanagers} by "
+                          f"Flink's own race ({FLINK_CANCEL_RACE!r}); see docs/cluster.md",
+                          stacklevel=1)
     finally:
         for job_id in job_ids(cluster, "RUNNING"):  # failed before its cancel: end the job
             cluster.flink("cancel", job_id, timeout=60)
@@ -309,7 +339,8 @@ def test_4_flink_cancel_leaves_no_tf_process(cluster, tmp_path):
 
 def test_5_stop_leaves_no_process_of_ours(cluster):
     tree = tree_of(cluster.jvm_pids)
-    assert len(tree) >= 3
+    assert lost_to_flink_cancel_race(cluster) == cluster.lost_taskmanagers
+    assert len(tree) >= 3 - len(cluster.lost_taskmanagers)
     started = time.monotonic()
     done = cluster_tool(cluster.root, "stop")
     print(f"\n[cluster] step 6, stop: {time.monotonic() - started:.1f} s")
